@@ -1,0 +1,53 @@
+"""Inference engines and how they account for memory."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import Field
+
+from .common import Entry, StrictModel
+
+__all__ = ["Engine", "KvCacheDtype"]
+
+
+class KvCacheDtype(StrictModel):
+    """A KV cache element type an engine offers."""
+
+    name: str = Field(description="The engine's own spelling (f16, q8_0, fp8_e4m3, auto).")
+    bytes_per_element: float = Field(gt=0, le=4, description="Storage bytes per cached value, scales included.")
+
+
+class Engine(Entry):
+    """An inference engine: what it runs, how it places, what it reserves."""
+
+    kind: Literal["engine"] = Field(default="engine", description="Entry kind marker.")
+    name: str = Field(description="Display name.")
+    platforms: list[Literal["cuda", "rocm", "metal", "cpu", "xpu", "npu", "vulkan"]] = Field(
+        min_length=1, description="Backends the engine runs on."
+    )
+    supported_quants: list[str] = Field(min_length=1, description="Quant format ids the engine can load.")
+    kv_cache_dtypes: list[KvCacheDtype] = Field(min_length=1, description="KV cache types; the first is the default.")
+    tensor_parallel: bool = Field(description="Shards attention heads and FFN columns across GPUs.")
+    pipeline_parallel: bool = Field(description="Splits layers across GPUs or nodes.")
+    expert_parallel: bool = Field(description="Spreads routed experts across GPUs.")
+    layer_split: bool = Field(description="Splits whole layers across unequal GPUs by memory (llama.cpp).")
+    expert_offload: bool = Field(description="Can keep routed experts in host RAM and compute them on the CPU.")
+    multi_node: bool = Field(description="Runs one model across several machines.")
+    gpu_memory_utilization: float = Field(
+        default=1.0, gt=0, le=1, description="Fraction of device memory the engine budgets (vLLM default 0.9)."
+    )
+    kv_block_tokens: int = Field(default=1, ge=1, description="KV cache allocation granularity in tokens (vLLM 16).")
+    context_pad_tokens: int = Field(default=1, ge=1, description="Context length is padded to a multiple of this.")
+    runtime_overhead_gib: float = Field(
+        ge=0, description="Per-device memory outside weights/KV/activations: CUDA context, library workspaces, NCCL."
+    )
+    activation_tokens: int = Field(
+        ge=1,
+        description="Tokens in the micro-batch that sizes activation / compute buffers "
+        "(llama.cpp n_ubatch 512; vLLM max_num_batched_tokens).",
+    )
+    activation_rule: Literal["llama_cpp_compute_buffer", "vllm_profile_peak", "mlx_lazy"] = Field(
+        description="Which activation memory rule applies."
+    )
+    launch_command: str | None = Field(default=None, description="Program that starts a server (vllm serve, llama-server).")
