@@ -44,7 +44,7 @@ SourceUrl = Annotated[
     Field(description="An http(s) URL where the figure can be checked."),
 ]
 
-_ID = r"^[a-z0-9][a-z0-9.+]*(-[a-z0-9.+]+)*$"
+_ID = r"^[a-z0-9][a-z0-9._+]*(-[a-z0-9._+]+)*$"
 
 
 class StrictModel(BaseModel):

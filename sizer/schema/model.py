@@ -102,13 +102,14 @@ class Architecture(StrictModel):
     o_groups: int | None = Field(default=None, ge=1, description="V4 grouped low-rank output projection groups.")
     o_lora_rank: int | None = Field(default=None, ge=1, description="V4 output projection rank per group.")
     window_only_layers: int = Field(default=0, ge=0, description="V4: leading layers with only the raw window.")
-    compress_ratios: list[int] = Field(
-        default_factory=list,
+    compress_ratios: tuple[int, ...] = Field(
+        default=(),
+        strict=False,
         description="V4: compression ratios the later layers cycle through (e.g. [4, 128]: CSA then HCA).",
     )
     hc_mult: int | None = Field(default=None, ge=1, description="mHC residual streams.")
     # Engram (DeepSeek V4.1)
-    engram_layers: list[int] = Field(default_factory=list, description="Layers with an Engram table.")
+    engram_layers: tuple[int, ...] = Field(default=(), strict=False, description="Layers with an Engram table.")
     engram_rows_per_table: int | None = Field(default=None, ge=1, description="Rows of one Engram table.")
     engram_row_width: int | None = Field(default=None, ge=1, description="Values per Engram row.")
     engram_rows_per_token: int | None = Field(default=None, ge=1, description="Rows a token reads (all tables).")

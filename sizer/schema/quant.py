@@ -39,7 +39,8 @@ class QualityFigure(StrictModel):
 class QuantFormat(Entry):
     """A way of storing weights. Bits per weight are derived from the layout, never stored."""
 
-    kind: QuantKind = Field(description="Which family of format this is; decides which fields apply.")
+    kind: Literal["quant"] = Field(default="quant", description="Entry kind marker.")
+    format_kind: QuantKind = Field(description="Which family of format this is; decides which fields apply.")
     name: str = Field(description="The ecosystem's own spelling (Q4_K_M, FP8 block-128, GPTQ 4-bit g128).")
     # ggml tensor types
     ggml_type_id: int | None = Field(default=None, ge=0, description="GGMLQuantizationType value in GGUF files.")
@@ -94,9 +95,9 @@ class QuantFormat(Entry):
             "mlx": ("weight_bits", "group_size"),
             "fp8": ("scale_granularity",),
         }
-        missing = [f for f in need.get(self.kind, ()) if getattr(self, f) is None]
+        missing = [f for f in need.get(self.format_kind, ()) if getattr(self, f) is None]
         if missing and self.resolves_to is None:
-            raise ValueError(f"a {self.kind} format needs {', '.join(missing)}")
+            raise ValueError(f"a {self.format_kind} format needs {', '.join(missing)}")
         return self
 
     @property

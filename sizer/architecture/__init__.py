@@ -1,0 +1,46 @@
+"""ModelSpec (schema.Architecture) -> tensor inventory, one builder per family.
+
+Each family module registers a builder with ``@register("family", ...)``. A builder returns every
+tensor of the checkpoint as the GGUF conversion names it (``blk.N.attn_q.weight``), with shapes in
+ggml order, routed experts stacked (``ffn_up_exps``: (hidden, moe_intermediate, n_experts)), and MTP
+layers flagged ``is_mtp``. Totals must match the vendor's official count.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from functools import lru_cache
+
+from ..schema import Architecture
+from ..tensors import Tensor
+
+__all__ = ["inventory", "register"]
+
+Builder = Callable[[Architecture], tuple[Tensor, ...]]
+_BUILDERS: dict[str, Builder] = {}
+
+
+def register(*families: str) -> Callable[[Builder], Builder]:
+    def deco(fn: Builder) -> Builder:
+        for f in families:
+            _BUILDERS[f] = fn
+        return fn
+
+    return deco
+
+
+def _load_families() -> None:
+    # importing the family modules registers their builders
+    from . import dense, deepseek, moe, qwen3_next  # noqa: F401
+
+
+@lru_cache(maxsize=256)
+def inventory(arch: Architecture) -> tuple[Tensor, ...]:
+    """Every tensor of a model with this architecture (cached: Architecture is frozen and hashable)."""
+    if not _BUILDERS:
+        _load_families()
+    try:
+        builder = _BUILDERS[arch.family]
+    except KeyError:
+        raise NotImplementedError(f"no tensor inventory for family {arch.family}") from None
+    return builder(arch)
