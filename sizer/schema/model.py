@@ -43,7 +43,12 @@ class Architecture(StrictModel):
     num_attention_heads: int = Field(ge=1, description="Query heads.")
     num_key_value_heads: int = Field(ge=1, description="KV heads (1 for MQA-like single-latent attention).")
     head_dim: int = Field(ge=1, description="Per-head dimension of q/k/v (for MLA see the MLA fields).")
-    intermediate_size: int | None = Field(default=None, ge=1, description="Dense MLP width.")
+    intermediate_size: int | None = Field(
+        default=None,
+        ge=1,
+        description="Dense MLP width; for MoE models the width of their dense layers (first_k_dense_replace "
+        "layers, Llama 4 Maverick's non-MoE layers: config.json's intermediate_size_mlp).",
+    )
     vocab_size: int = Field(ge=1, description="Rows of the token embedding.")
     tie_word_embeddings: bool = Field(description="LM head shares the token embedding (no separate output tensor).")
     max_position_embeddings: int = Field(ge=1, description="Longest context the model was trained/configured for.")
@@ -94,6 +99,12 @@ class Architecture(StrictModel):
         default=0, ge=0, description="Leading layers routed by a fixed token-id table instead of a router (V4)."
     )
     num_nextn_predict_layers: int = Field(default=0, ge=0, description="Multi-token-prediction layers (not loaded by default).")
+    mtp_n_routed_experts: int | None = Field(
+        default=None, ge=1, description="Routed experts of each MTP layer when not n_routed_experts (V4.1 DSpark: 128)."
+    )
+    mtp_num_experts_per_tok: int | None = Field(
+        default=None, ge=1, description="Top-k of the MTP layers when not num_experts_per_tok (V4.1 DSpark: 3)."
+    )
     # DeepSeek sparse attention indexer (V3.2, V4)
     index_n_heads: int | None = Field(default=None, ge=1, description="Lightning-indexer heads.")
     index_head_dim: int | None = Field(default=None, ge=1, description="Lightning-indexer key width (cached per token).")
@@ -105,12 +116,29 @@ class Architecture(StrictModel):
     compress_ratios: tuple[int, ...] = Field(
         default=(),
         strict=False,
-        description="V4: compression ratios the later layers cycle through (e.g. [4, 128]: CSA then HCA).",
+        description="V4: compression ratios the layers after window_only_layers cycle through (e.g. [4, 128]: "
+        "CSA then HCA); a list as long as those layers is the per-layer schedule (0 = window only).",
     )
     hc_mult: int | None = Field(default=None, ge=1, description="mHC residual streams.")
+    kv_source_layers: tuple[int, ...] = Field(
+        default=(),
+        strict=False,
+        description="V4.1 CSA2: layers that compute and cache compressed KV (and index keys); the layers "
+        "after a source, up to the next one, reuse its cache.",
+    )
+    index_source_layers: tuple[int, ...] = Field(
+        default=(),
+        strict=False,
+        description="V4.1 CSA2: layers with a lightning indexer (re-selecting the top-k compressed rows).",
+    )
     # Engram (DeepSeek V4.1)
     engram_layers: tuple[int, ...] = Field(default=(), strict=False, description="Layers with an Engram table.")
-    engram_rows_per_table: int | None = Field(default=None, ge=1, description="Rows of one Engram table.")
+    engram_rows_per_table: tuple[int, ...] = Field(
+        default=(),
+        strict=False,
+        description="Rows of each Engram table, in engram_layers order (V4.1: 384006168 and 384016682, "
+        "each the sum of its layer's hash-bucket primes).",
+    )
     engram_row_width: int | None = Field(default=None, ge=1, description="Values per Engram row.")
     engram_rows_per_token: int | None = Field(default=None, ge=1, description="Rows a token reads (all tables).")
     # Qwen3-Next Gated DeltaNet
@@ -156,6 +184,25 @@ class OfficialCount(StrictModel):
     source: str = Field(pattern=r"^https?://", description="Where the vendor states it.")
     includes: str | None = Field(
         default=None, description="What the vendor counts (e.g. 'vision encoder', 'embedding excluded')."
+    )
+    embeddings: Literal["both", "output_only", "none"] = Field(
+        default="both",
+        description="For active counts: which of the token embedding table and the LM head the figure counts "
+        "('both'; 'output_only': the head but not the embedding, as gpt-oss; 'none': neither, as GLM-4.5).",
+    )
+    includes_mtp: bool = Field(
+        default=False,
+        description="The figure counts the multi-token-prediction layers (HF safetensors totals such as "
+        "DeepSeek-V3.2's 685B do); recomputations then add the MTP tensors.",
+    )
+    tolerance_pct: float | None = Field(
+        default=None,
+        gt=0,
+        le=10,
+        strict=False,
+        description="Accepted gap, in percent, between this figure and the recomputed count when the vendor "
+        "states a rounded headline that cannot be matched more closely; the entry's count_residue says why. "
+        "Null: the default (0.5% for totals, 3% for active counts).",
     )
 
 
