@@ -37,7 +37,7 @@ def _load_families() -> None:
 @lru_cache(maxsize=256)
 def inventory(arch: Architecture) -> tuple[Tensor, ...]:
     """Every tensor of a model with this architecture (cached: Architecture is frozen and hashable)."""
-    if not _BUILDERS:
+    if arch.family not in _BUILDERS:
         _load_families()
     try:
         builder = _BUILDERS[arch.family]
