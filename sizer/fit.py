@@ -1,0 +1,286 @@
+"""`fit`: the library entry point. Model + quant + workload (+ hardware) -> FitResult.
+
+One direction: resolve the model, quantize its inventory, break memory down, place it on the
+hardware with each candidate layout the engine allows, estimate speed, keep the fastest layout
+that fits (or the least-short one), then find the longest context and the concurrency that fit.
+`recommend` calls the same core (`Fitter`) for every candidate.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from .activations import activation_bytes, runtime_overhead_bytes
+from .calibration import efficiency_for
+from .catalog import Catalog, load_catalog
+from .errors import BadValueError
+from .hardware import Hardware, build_hardware
+from .kv_cache import kv_cache_per_layer, resolve_kv_dtype
+from .memory import MemoryBreakdown, Workload, breakdown
+from .modelref import RawCounts, ResolvedModel, resolve_model
+from .perf import Speed, SpeedInputs, estimate
+from .placement import Layout, Verdict, evaluate, layouts_for
+from .quant import assign, bits_per_weight, resolve_quant
+from .results import DeviceUsage, FitResult, MemoryResult, ModelResult, PerformanceResult, QuantRow
+from .schema import Engine, QuantFormat
+from .tensors import QuantizedTensor
+
+__all__ = ["DEFAULT_CONTEXT_TOKENS", "fit", "compare_quants", "default_engine", "quant_kernel"]
+
+DEFAULT_CONTEXT_TOKENS = 8192
+
+
+def quant_kernel(fmt: QuantFormat) -> str:
+    """The kernel family a format decodes with (keys the calibration factors)."""
+    if fmt.format_kind in ("gguf_file_type", "ggml_type"):
+        base = (fmt.base_ggml_type or fmt.name).upper()
+        if base in ("F16", "BF16", "F32"):
+            return "float"
+        if base.startswith("IQ") or base.startswith("TQ"):
+            return "i_quant"
+        if "_K" in base:
+            return "k_quant"
+        if base in ("MXFP4", "NVFP4"):
+            return "fp4"
+        return "legacy"
+    return {"float": "float", "fp8": "fp8", "microscaling": "fp4", "gptq": "int4", "awq": "int4",
+            "bitsandbytes": "int4", "mlx": "mlx", "int_weight_only": "int8"}.get(fmt.format_kind, "float")
+
+
+def default_engine(catalog: Catalog, hw: Hardware | None, fmt: QuantFormat | None) -> Engine:
+    """llama.cpp for GGUF formats, consumer cards, Macs and offload; MLX for MLX formats; vLLM otherwise
+    on data-center GPUs."""
+    if fmt is not None and fmt.format_kind == "mlx":
+        return catalog.engine("mlx")
+    if fmt is not None and fmt.format_kind in ("gguf_file_type", "ggml_type"):
+        return catalog.engine("llama.cpp")
+    if hw is not None and hw.accelerators and all(a.segment in ("datacenter", "cloud") for a, _ in hw.accelerators):
+        return catalog.engine("vllm")
+    return catalog.engine("llama.cpp")
+
+
+@dataclass
+class Fitter:
+    """Everything about one (model, quant, engine, workload) that does not depend on the hardware."""
+
+    model: ResolvedModel
+    quant: QuantFormat | None
+    engine: Engine
+    workload: Workload
+    catalog: Catalog
+    tensors: tuple[QuantizedTensor, ...] = ()
+    memory: MemoryBreakdown | None = None
+    warnings: list[str] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        if self.model.file_tensors is not None:
+            self.tensors = self.model.file_tensors
+        else:
+            assert self.quant is not None and self.model.tensors is not None
+            self.tensors = assign(self.model.tensors, self.quant, self.catalog, arch=self.model.arch)
+        self.memory = breakdown(self.tensors, self.model.arch, self.workload, self.engine)
+
+    def kv_layers(self, context: int, users: int) -> tuple[int, ...]:
+        assert self.memory is not None
+        layers = kv_cache_per_layer(self.model.arch, context, self.memory.kv_dtype.bytes_per_element,
+                                    engine=self.engine, sequences=users, batch_tokens=self.workload.batch_tokens,
+                                    swa_full=self.workload.swa_full)
+        return tuple(x.kv_bytes for x in layers)
+
+    def place(self, hw: Hardware, offload: str = "auto") -> tuple[Layout, Verdict, Speed] | None:
+        assert self.memory is not None
+        arch = self.model.arch
+        n = max(hw.gpus_per_node, 1)
+        act = activation_bytes(arch, self.engine, n_devices=n, context_tokens=self.workload.context_tokens,
+                               users=self.workload.users, batch_tokens=self.workload.batch_tokens,
+                               flash_attention=self.workload.flash_attention)
+        ovh = runtime_overhead_bytes(self.engine)
+        kv = self.memory.kv_layer_bytes
+        best: tuple[tuple[int, float], Layout, Verdict, Speed] | None = None
+        eff = efficiency_for(self.catalog)
+        inputs = SpeedInputs(arch, self.model.active_params, self.quant or _file_quant(self.catalog),
+                             self.engine, hw, self.workload.context_tokens, self.workload.users,
+                             quant_kernel(self.quant) if self.quant else "k_quant")
+        for layout in layouts_for(self.tensors, arch, hw, self.engine, act, ovh, kv, offload):
+            verdict = evaluate(layout, kv)
+            speed = estimate(layout, verdict, inputs, eff)
+            short = sum(min(0, u.free_bytes) for u in verdict.usages)
+            key = (1 if verdict.fits else 0, speed.decode_tokens_per_s if verdict.fits else short)
+            if best is None or key > best[0]:
+                best = (key, layout, verdict, speed)
+        return None if best is None else best[1:]
+
+    def max_context(self, layout: Layout, users: int) -> int:
+        cap = self.model.arch.max_position_embeddings
+        if not evaluate(layout, self.kv_layers(1, users)).fits:
+            return 0
+        if evaluate(layout, self.kv_layers(cap, users)).fits:
+            return cap
+        lo, hi = 1, cap
+        while hi - lo > max(16, lo // 256):
+            mid = (lo + hi) // 2
+            if evaluate(layout, self.kv_layers(mid, users)).fits:
+                lo = mid
+            else:
+                hi = mid
+        return lo
+
+    def max_concurrency(self, layout: Layout, context: int) -> float:
+        """vLLM semantics: KV pool / one request's KV, on the tightest device."""
+        one = self.kv_layers(context, 1)
+        best = float("inf")
+        for s in layout.slots:
+            need = sum(f * b for f, b in zip(s.kv_share, one, strict=False))
+            if need <= 0:
+                continue
+            pool = s.capacity_bytes - s.weights_bytes - s.activations_bytes - s.overhead_bytes
+            best = min(best, max(pool, 0) / need)
+        return 0.0 if best == float("inf") else best
+
+
+def _file_quant(catalog: Catalog) -> QuantFormat:
+    return catalog.quant("bf16")
+
+
+def fit(
+    model: str | RawCounts,
+    *,
+    quant: str = "native",
+    gpus: tuple[tuple[str, int], ...] = (),
+    nodes: int = 1,
+    ram_bytes: int | None = None,
+    ram_bandwidth_gb_s: float | None = None,
+    system: str | None = None,
+    hardware: Hardware | None = None,
+    context_tokens: int | None = None,
+    users: int = 1,
+    kv_dtype: str | None = None,
+    engine: str | None = None,
+    offload: str = "auto",
+    catalog: Catalog | None = None,
+) -> FitResult:
+    """Size `model` (a catalog id, a Hugging Face repo, a file path, or RawCounts) and, when hardware is
+    given, place it and estimate its speed."""
+    catalog = catalog or load_catalog()
+    if offload not in ("auto", "none", "experts", "layers"):
+        raise BadValueError(f"--offload must be auto, none, experts or layers, not {offload!r}")
+    resolved = resolve_model(model, catalog)
+    hw = hardware
+    if hw is None and (gpus or system):
+        hw = build_hardware(catalog, gpus, nodes=nodes, ram_bytes=ram_bytes, ram_bandwidth_gb_s=ram_bandwidth_gb_s,
+                            system=system)
+    fmt = _resolve_format(resolved, quant, catalog)
+    eng = catalog.engine(engine) if engine else default_engine(catalog, hw, fmt)
+    context = context_tokens or min(DEFAULT_CONTEXT_TOKENS, resolved.arch.max_position_embeddings)
+    workload = Workload(context, users, kv_dtype)
+    resolve_kv_dtype(kv_dtype, eng)  # unknown / unsupported dtype -> a clear error before any work
+    fitter = Fitter(resolved, fmt, eng, workload, catalog)
+    return _result(fitter, hw, offload, context_given=context_tokens is not None)
+
+
+def _resolve_format(resolved: ResolvedModel, quant: str, catalog: Catalog) -> QuantFormat | None:
+    if resolved.file_tensors is not None:
+        return None
+    if quant == "native" and resolved.entry is None:
+        quant = resolved.quant_hint or "bf16"
+    return resolve_quant(quant, resolved.entry, catalog)
+
+
+def _result(f: Fitter, hw: Hardware | None, offload: str, *, context_given: bool) -> FitResult:
+    m, mem, arch = f.model, f.memory, f.model.arch
+    assert mem is not None
+    warnings = list(f.warnings)
+    assumptions = list(m.assumptions) + list(mem.assumptions)
+    if not context_given:
+        assumptions.append(f"context {f.workload.context_tokens:,} tokens (default; set --context)")
+    if f.workload.context_tokens > arch.max_position_embeddings:
+        warnings.append(f"context {f.workload.context_tokens:,} is beyond the model's trained length "
+                        f"{arch.max_position_embeddings:,}")
+    qid = f.quant.id if f.quant else (m.file_quant or "file")
+    qname = f.quant.name if f.quant else (m.file_quant or "as stored in the file")
+    if f.quant is not None and f.quant.id not in f.engine.supported_quants:
+        warnings.append(f"{f.engine.name} does not list {f.quant.name} among the formats it loads")
+    placement: list[DeviceUsage] = []
+    fits = binding = perf = max_ctx = max_conc = None
+    offload_mode = "none"
+    if hw is not None:
+        placed = f.place(hw, offload)
+        if placed is None:
+            raise BadValueError("no GPU given to place the model on")
+        layout, verdict, speed = placed
+        warnings += list(layout.warnings) + _hardware_warnings(f, hw, layout)
+        assumptions += list(layout.assumptions) + list(hw.capacity_notes()) + list(speed.assumptions)
+        placement = [_usage(u) for u in verdict.usages]
+        fits, binding, offload_mode = verdict.fits, verdict.binding_constraint, layout.offload
+        perf = PerformanceResult(
+            decode_tokens_per_s=round(speed.decode_tokens_per_s, 3),
+            prefill_tokens_per_s=round(speed.prefill_tokens_per_s, 3), ttft_s=round(speed.ttft_s, 4),
+            decode_bound_by=speed.decode_bound_by, prefill_bound_by=speed.prefill_bound_by,
+            decode_roofline_tokens_per_s=round(speed.decode_roofline_tokens_per_s, 3), users=f.workload.users,
+            per_user_decode_tokens_per_s=round(speed.per_user_decode_tokens_per_s, 3),
+            aggregate_decode_tokens_per_s=round(speed.aggregate_decode_tokens_per_s, 3),
+            compute_bound_batch=speed.compute_bound_batch)
+        max_ctx = f.max_context(layout, f.workload.users)
+        max_conc = round(f.max_concurrency(layout, f.workload.context_tokens), 2)
+        if hw.host_ram_bytes and hw.host_ram_bandwidth_gb_s is None and any(
+                s.kind == "host_ram" and s.weights_bytes for s in layout.slots):
+            warnings.append("host RAM bandwidth unknown: give --system or --ram-bandwidth for the offload speed")
+    quality = None
+    if f.quant is not None and f.quant.quality:
+        q = f.quant.quality[0]
+        quality = {k: v for k, v in (("mean_kld", q.mean_kld), ("ppl_increase_percent", q.ppl_increase_percent),
+                                     ("measured_on", q.measured_on), ("source", q.source)) if v is not None}
+    return FitResult(
+        model=ModelResult(id=m.id, name=m.name, source=m.source, total_params=m.total_params,  # type: ignore[arg-type]
+                          active_params=m.active_params, family=arch.family,
+                          official_total_params=m.entry.total_params.value if m.entry else None),
+        quant=qid, quant_name=qname, engine=f.engine.id, context_tokens=f.workload.context_tokens,
+        users=f.workload.users, kv_dtype=mem.kv_dtype.name, hardware=hw.describe() if hw else "",
+        memory=MemoryResult(weights_bytes=mem.weights_bytes, kv_cache_bytes=mem.kv_cache_bytes,
+                            activations_bytes=mem.activations_bytes, overhead_bytes=mem.overhead_bytes,
+                            total_bytes=mem.total_bytes, weights_by_class=dict(sorted(mem.weights_by_role.items())),
+                            kv_cache_bytes_per_token=mem.kv_bytes_per_token, kv_cache_state_bytes=mem.kv_state_bytes),
+        placement=placement, fits=fits, binding_constraint=binding, offload=offload_mode, performance=perf,
+        max_context=max_ctx, max_concurrency=max_conc, quality_loss=quality,
+        warnings=list(dict.fromkeys(warnings)), assumptions=list(dict.fromkeys(assumptions)),
+    )
+
+
+def _usage(u) -> DeviceUsage:  # type: ignore[no-untyped-def]
+    s = u.slot
+    return DeviceUsage(device=s.name, index=s.index, kind=s.kind, node=s.node, capacity_bytes=s.capacity_bytes,
+                       used_bytes=u.used_bytes, weights_bytes=s.weights_bytes, kv_cache_bytes=u.kv_cache_bytes,
+                       activations_bytes=s.activations_bytes, overhead_bytes=s.overhead_bytes,
+                       free_bytes=u.free_bytes, layers=s.layers or None)
+
+
+def _hardware_warnings(f: Fitter, hw: Hardware, layout: Layout) -> list[str]:
+    out = []
+    q = f.quant
+    for acc, _ in hw.accelerators:
+        if q is not None and q.requires_native and q.requires_native not in acc.native_formats and not (
+                q.requires_native in ("nvfp4", "mxfp4") and "fp4" in acc.native_formats):
+            out.append(f"{q.name} on {acc.name}: no native {q.requires_native.upper()} units, so it runs "
+                       f"weight-only (dequantized to 16-bit): same memory, slower prefill")
+    if layout.tp >= 4 and (hw.intra_node_link_gb_s or 0) < 130:
+        out.append(f"tensor parallel {layout.tp} without NVLink: all-reduces cross PCIe and slow decode")
+    return out
+
+
+def compare_quants(model: str | RawCounts, quants: list[str], *, catalog: Catalog | None = None,
+                   context_tokens: int | None = None, users: int = 1, engine: str | None = None,
+                   **hw: object) -> list[QuantRow]:
+    """One row per format (`fit --quant all`)."""
+    catalog = catalog or load_catalog()
+    rows = []
+    for q in quants:
+        r = fit(model, quant=q, catalog=catalog, context_tokens=context_tokens, users=users, engine=engine,
+                **hw)  # type: ignore[arg-type]
+        params = max(r.model.total_params, 1)
+        rows.append(QuantRow(quant=r.quant, quant_name=r.quant_name, weights_bytes=r.memory.weights_bytes,
+                             bits_per_weight=round(r.memory.weights_bytes * 8 / params, 4),
+                             total_bytes=r.memory.total_bytes, fits=r.fits))
+    return rows
+
+
+_ = bits_per_weight  # re-exported helper kept for API users

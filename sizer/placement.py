@@ -1,0 +1,400 @@
+"""Place weights, KV cache, activations and overhead on devices, as each engine really does it.
+
+A *layout* decides where every tensor and every layer's KV cache lives; *evaluating* it against a
+workload's KV bytes gives per-device usage and the verdict. Layouts are built once per
+(model, quant, hardware, engine, strategy) and evaluated cheaply for many contexts (max_context
+search, recommendation).
+
+Strategies (see ../shared/reference/engines.md):
+- ``tensor_parallel`` (vLLM, SGLang, TensorRT-LLM): tensor parallel inside a node, pipeline parallel
+  across nodes; per-rank shares from `traffic.tp_fraction`; the engine's memory-utilization cap.
+- ``layer_split`` (llama.cpp, Ollama, MLX on one device): whole layers on devices in proportion to
+  their memory; KV with its layer; the token embedding stays in host memory (llama.cpp).
+- ``experts`` offload (llama.cpp ``--n-cpu-moe N``, KTransformers): the routed experts of the first N
+  layers in host RAM, computed by the CPU; N as small as fits.
+- ``layers`` offload (llama.cpp ``-ngl``): the first layers (weights and KV) in host RAM.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field, replace
+
+from .hardware import Hardware
+from .schema import Architecture, Engine
+from .tensors import QuantizedTensor, Role
+from .traffic import kv_tp_fraction, tp_fraction
+
+__all__ = ["Layout", "Slot", "Verdict", "evaluate", "layouts_for"]
+
+GIB = 2**30
+HOST_OS_RESERVE_FRACTION = 0.05  # of host RAM, at least HOST_OS_RESERVE_MIN_GIB, kept for the OS
+HOST_OS_RESERVE_MIN_GIB = 4.0
+
+
+@dataclass(frozen=True, slots=True)
+class Slot:
+    """One device's share of a layout."""
+
+    name: str
+    index: int  # -1 for host RAM
+    kind: str  # gpu | unified | host_ram
+    node: int
+    capacity_bytes: int
+    bandwidth_gb_s: float  # peak; perf applies efficiency
+    weights_bytes: int
+    fixed_read_bytes: float  # non-expert weight bytes one decode token reads here
+    routed_expert_bytes: int  # routed-expert bytes held here (read k/E of them per token)
+    kv_share: tuple[float, ...]  # per layer: fraction of that layer's KV (all sequences) held here
+    activations_bytes: int
+    overhead_bytes: int
+    layers: str
+
+
+@dataclass(frozen=True)
+class Layout:
+    strategy: str  # single | tensor_parallel | layer_split | unified
+    offload: str  # none | experts | layers
+    slots: tuple[Slot, ...]
+    stages: tuple[tuple[int, ...], ...]  # slot positions working together; stages run in sequence
+    tp: int = 1
+    pp: int = 1
+    cpu_moe_layers: int = 0
+    gpu_layers: int | None = None
+    engram_on_host: bool = False
+    warnings: tuple[str, ...] = ()
+    assumptions: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class SlotUsage:
+    slot: Slot
+    kv_cache_bytes: int
+
+    @property
+    def used_bytes(self) -> int:
+        s = self.slot
+        return s.weights_bytes + self.kv_cache_bytes + s.activations_bytes + s.overhead_bytes
+
+    @property
+    def free_bytes(self) -> int:
+        return self.slot.capacity_bytes - self.used_bytes
+
+
+@dataclass(frozen=True)
+class Verdict:
+    usages: tuple[SlotUsage, ...]
+    fits: bool
+    binding_constraint: str
+    notes: tuple[str, ...] = field(default=())
+
+
+def _label(s: Slot) -> str:
+    return "host RAM" if s.kind == "host_ram" else f"GPU {s.index} ({s.name})"
+
+
+def evaluate(layout: Layout, kv_layer_bytes: Sequence[int]) -> Verdict:
+    """Per-device usage for a workload whose layer l needs kv_layer_bytes[l] of KV (all sequences)."""
+    usages = []
+    for s in layout.slots:
+        kv = sum(f * b for f, b in zip(s.kv_share, kv_layer_bytes, strict=False))
+        usages.append(SlotUsage(s, int(kv)))
+    short = [u for u in usages if u.free_bytes < 0]
+    if short:
+        worst = min(short, key=lambda u: u.free_bytes)
+        binding = f"{_label(worst.slot)} is {-worst.free_bytes / GIB:.1f} GiB short"
+        return Verdict(tuple(usages), False, binding)
+    tight = min(usages, key=lambda u: u.free_bytes / max(u.slot.capacity_bytes, 1))
+    binding = f"{_label(tight.slot)} has {tight.free_bytes / GIB:.1f} GiB free"
+    return Verdict(tuple(usages), True, binding)
+
+
+# --------------------------------------------------------------------------------------- helpers
+
+
+@dataclass
+class _Acc:
+    weights: int = 0
+    fixed_read: float = 0.0
+    experts: int = 0
+    layers: list[int] = field(default_factory=list)
+
+
+def _add(acc: _Acc, qt: QuantizedTensor, arch: Architecture, fraction: float = 1.0) -> None:
+    b = int(qt.weights_bytes * fraction)
+    acc.weights += b
+    t = qt.tensor
+    if t.role is Role.ROUTED_EXPERT:
+        acc.experts += b
+    elif t.role is Role.EMBEDDING:
+        acc.fixed_read += b / max(arch.vocab_size, 1)
+    elif t.role is Role.ENGRAM:
+        rows = t.shape[1] if len(t.shape) > 1 else 1
+        per_table = (arch.engram_rows_per_token or 0) / max(len(arch.engram_layers), 1)
+        acc.fixed_read += b * min(1.0, per_table / rows)
+    else:
+        acc.fixed_read += b
+
+
+def _span(layers: list[int]) -> str:
+    if not layers:
+        return ""
+    return f"layers {min(layers)}-{max(layers)}" if len(layers) > 1 else f"layer {layers[0]}"
+
+
+def host_capacity_bytes(ram_bytes: int) -> int:
+    reserve = max(HOST_OS_RESERVE_FRACTION * ram_bytes, HOST_OS_RESERVE_MIN_GIB * GIB)
+    return int(ram_bytes - reserve)
+
+
+def _host_slot(hw: Hardware, acc: _Acc, n_layers: int, kv_layers: set[int], label: str) -> Slot:
+    cap = host_capacity_bytes(hw.host_ram_bytes or 0)
+    share = tuple(1.0 if layer in kv_layers else 0.0 for layer in range(n_layers))
+    return Slot("host RAM", -1, "host_ram", 0, cap, hw.host_ram_bandwidth_gb_s or 0.0, acc.weights,
+                acc.fixed_read, acc.experts, share, 0, 0, label)
+
+
+# ------------------------------------------------------------------------------ tensor parallel
+
+
+def tensor_parallel(
+    tensors: tuple[QuantizedTensor, ...], arch: Architecture, hw: Hardware, engine: Engine,
+    activations_bytes: int, overhead_bytes: int, *, engram_on_host: bool = False,
+) -> Layout:
+    devices = hw.devices()
+    per_node = hw.gpus_per_node
+    heads = arch.num_attention_heads
+    tp = per_node
+    warnings: list[str] = []
+    while tp > 1 and heads % tp:
+        tp -= 1
+    if tp != per_node:
+        warnings.append(f"{heads} attention heads are not divisible by {per_node} GPUs: tensor parallel {tp}")
+    pp = len(devices) // tp
+    if arch.num_key_value_heads < tp and arch.kv_lora_rank is None:
+        warnings.append(
+            f"{arch.num_key_value_heads} KV heads < tensor parallel {tp}: KV heads are replicated across ranks"
+        )
+    if not hw.is_homogeneous:
+        warnings.append("tensor parallel with different GPUs: every rank is sized as the smallest one")
+    L = arch.num_hidden_layers
+    stage_of_layer = [min(pp - 1, layer * pp // L) for layer in range(L)]
+    accs = [_Acc() for _ in range(pp)]
+    host = _Acc()
+    kv_frac = kv_tp_fraction(arch, tp)
+    for qt in tensors:
+        t = qt.tensor
+        if t.is_mtp:
+            continue
+        if t.role is Role.ENGRAM and engram_on_host:
+            _add(host, qt, arch)
+            continue
+        if t.layer is None:
+            stage = 0 if t.role is Role.EMBEDDING else pp - 1
+        else:
+            stage = stage_of_layer[min(t.layer, L - 1)]
+        _add(accs[stage], qt, arch, tp_fraction(t, arch, tp))
+        if t.layer is not None:
+            accs[stage].layers.append(t.layer)
+    util = engine.gpu_memory_utilization
+    cap = min(d.capacity_bytes for d in devices) if not hw.is_homogeneous else devices[0].capacity_bytes
+    slots: list[Slot] = []
+    stages: list[tuple[int, ...]] = []
+    for stage in range(pp):
+        share = tuple(kv_frac if stage_of_layer[layer] == stage else 0.0 for layer in range(L))
+        a = accs[stage]
+        members = []
+        for rank in range(tp):
+            d = devices[stage * tp + rank]
+            members.append(len(slots))
+            slots.append(Slot(d.accelerator.name, d.index, "unified" if d.accelerator.unified_memory else "gpu",
+                              d.node, int(min(cap, d.capacity_bytes) * util), d.accelerator.memory_bandwidth_gb_s,
+                              a.weights, a.fixed_read, a.experts, share, activations_bytes, overhead_bytes,
+                              _span(a.layers)))
+        stages.append(tuple(members))
+    if engram_on_host:
+        slots.append(_host_slot(hw, host, L, set(), "Engram tables"))
+    assumptions = [
+        f"{engine.name}: tensor parallel {tp} x pipeline parallel {pp}; routed experts split evenly across ranks",
+        f"{engine.name} budgets {util:.0%} of each GPU (gpu_memory_utilization)",
+    ]
+    if kv_frac == 1.0 and tp > 1:
+        assumptions.append("the KV cache (one latent / single KV head) is replicated on every tensor-parallel rank")
+    return Layout("tensor_parallel" if len(devices) > 1 else "single", "none", tuple(slots), tuple(stages),
+                  tp=tp, pp=pp, engram_on_host=engram_on_host, warnings=tuple(warnings),
+                  assumptions=tuple(assumptions))
+
+
+# ----------------------------------------------------------------------------------- layer split
+
+
+def layer_split(
+    tensors: tuple[QuantizedTensor, ...], arch: Architecture, hw: Hardware, engine: Engine,
+    activations_bytes: int, overhead_bytes: int, *, cpu_moe_layers: int = 0, gpu_layers: int | None = None,
+    engram_on_host: bool = False, kv_bytes_per_layer_hint: Sequence[int] = (),
+) -> Layout:
+    """llama.cpp: layers on devices in proportion to memory; first `cpu_moe_layers` layers' routed
+    experts and all layers below the last `gpu_layers` in host RAM."""
+    L = arch.num_hidden_layers
+    ngl = L if gpu_layers is None else gpu_layers
+    first_gpu_layer = L - ngl
+    layer_bytes = [0] * L
+    for qt in tensors:
+        t = qt.tensor
+        if t.is_mtp or t.layer is None or t.layer >= L:
+            continue
+        if t.role is Role.ROUTED_EXPERT and t.layer < cpu_moe_layers:
+            continue
+        if t.role is Role.ENGRAM and engram_on_host:
+            continue
+        layer_bytes[t.layer] += qt.weights_bytes
+    for layer, kv in enumerate(kv_bytes_per_layer_hint[:L]):
+        layer_bytes[layer] += kv
+    devices = hw.devices()
+    host_mode = hw.host_ram_bytes is not None and not hw.is_unified
+    # split GPU layers by bytes in proportion to capacity (what llama.cpp --fit / --tensor-split achieve)
+    gpu_total = sum(layer_bytes[first_gpu_layer:]) or 1
+    caps = [d.capacity_bytes - activations_bytes - overhead_bytes for d in devices]
+    cap_total = sum(max(c, 1) for c in caps) or 1
+    device_of_layer: list[int | None] = [None] * L
+    cum, dev, bound = 0, 0, gpu_total * max(caps[0], 1) / cap_total if devices else 0
+    for layer in range(first_gpu_layer, L):
+        while dev < len(devices) - 1 and cum + layer_bytes[layer] / 2 > bound:
+            dev += 1
+            bound += gpu_total * max(caps[dev], 1) / cap_total
+        device_of_layer[layer] = dev
+        cum += layer_bytes[layer]
+    accs = [_Acc() for _ in devices]
+    host = _Acc()
+    for qt in tensors:
+        t = qt.tensor
+        if t.is_mtp:
+            continue
+        on_host = False
+        if t.layer is None:
+            if t.role is Role.EMBEDDING and host_mode:
+                on_host = True  # llama.cpp keeps token_embd in host memory
+            target = len(devices) - 1
+            if ngl <= 0 and host_mode:
+                on_host = True
+        else:
+            layer = min(t.layer, L - 1)
+            d = device_of_layer[layer]
+            on_host = d is None or (t.role is Role.ROUTED_EXPERT and layer < cpu_moe_layers) or (
+                t.role is Role.ENGRAM and engram_on_host)
+            target = d if d is not None else 0
+        if on_host:
+            _add(host, qt, arch)
+            if t.layer is not None:
+                host.layers.append(t.layer)
+        else:
+            _add(accs[target], qt, arch)
+            if t.layer is not None:
+                accs[target].layers.append(t.layer)
+    slots: list[Slot] = []
+    for i, d in enumerate(devices):
+        share = tuple(1.0 if device_of_layer[layer] == i else 0.0 for layer in range(L))
+        a = accs[i]
+        slots.append(Slot(d.accelerator.name, d.index, "unified" if d.accelerator.unified_memory else "gpu",
+                          d.node, d.capacity_bytes, d.accelerator.memory_bandwidth_gb_s, a.weights, a.fixed_read,
+                          a.experts, share, activations_bytes, overhead_bytes, _span(sorted(set(a.layers)))))
+    stages: list[tuple[int, ...]] = []
+    if host_mode:
+        host_kv = {layer for layer in range(L) if device_of_layer[layer] is None}
+        words = []
+        if cpu_moe_layers:
+            words.append(f"routed experts of layers 0-{cpu_moe_layers - 1}")
+        if first_gpu_layer:
+            words.append(f"layers 0-{first_gpu_layer - 1}")
+        if engram_on_host:
+            words.append("Engram tables")
+        words.append("token embedding")
+        slots.append(_host_slot(hw, host, L, host_kv, ", ".join(words)))
+        stages.append((len(slots) - 1,))
+    stages = [(i,) for i in range(len(devices))] + stages
+    offload = "layers" if first_gpu_layer > 0 else ("experts" if cpu_moe_layers else "none")
+    assumptions = []
+    if len(devices) > 1:
+        assumptions.append(f"{engine.name}: layers split across GPUs in proportion to their memory (layer split)")
+    if cpu_moe_layers:
+        assumptions.append(
+            f"{engine.name}: routed experts of the first {cpu_moe_layers} of {L} layers in host RAM "
+            f"(llama.cpp --n-cpu-moe {cpu_moe_layers}), computed by the CPU"
+        )
+    if first_gpu_layer:
+        assumptions.append(f"{engine.name}: {ngl} of {L} layers on the GPU (-ngl {ngl}); the rest in host RAM")
+    strategy = "unified" if hw.is_unified else ("layer_split" if len(devices) > 1 else "single")
+    return Layout(strategy, offload, tuple(slots), tuple(stages), cpu_moe_layers=cpu_moe_layers,
+                  gpu_layers=ngl, engram_on_host=engram_on_host, assumptions=tuple(assumptions))
+
+
+def layouts_for(
+    tensors: tuple[QuantizedTensor, ...], arch: Architecture, hw: Hardware, engine: Engine,
+    activations_bytes: int, overhead_bytes: int, kv_layer_bytes: Sequence[int], offload: str = "auto",
+) -> list[Layout]:
+    """Candidate layouts for this engine and offload policy, best first; the caller evaluates them."""
+    tp_engine = engine.tensor_parallel and not engine.layer_split
+    has_engram = any(qt.tensor.role is Role.ENGRAM for qt in tensors)
+    has_host = hw.host_ram_bytes is not None and not hw.is_unified
+    engram_options = [False, True] if has_engram and has_host else [False]
+    out: list[Layout] = []
+    if not hw.devices():
+        return out
+    for engram_on_host in engram_options:
+        if tp_engine:
+            out.append(tensor_parallel(tensors, arch, hw, engine, activations_bytes, overhead_bytes,
+                                       engram_on_host=engram_on_host))
+            continue
+        base = layer_split(tensors, arch, hw, engine, activations_bytes, overhead_bytes,
+                           engram_on_host=engram_on_host, kv_bytes_per_layer_hint=kv_layer_bytes)
+        forced_experts = engine.id == "ktransformers" and arch.is_moe
+        if offload in ("auto", "none") and not forced_experts:
+            out.append(base)
+        if not has_host:
+            continue
+        L = arch.num_hidden_layers
+        if arch.is_moe and engine.expert_offload and offload in ("auto", "experts"):
+            n = L if forced_experts else _smallest(lambda n: layer_split(
+                tensors, arch, hw, engine, activations_bytes, overhead_bytes, cpu_moe_layers=n,
+                engram_on_host=engram_on_host, kv_bytes_per_layer_hint=kv_layer_bytes), kv_layer_bytes, L)
+            out.append(layer_split(tensors, arch, hw, engine, activations_bytes, overhead_bytes, cpu_moe_layers=n,
+                                   engram_on_host=engram_on_host, kv_bytes_per_layer_hint=kv_layer_bytes))
+        if offload in ("auto", "layers") and engine.layer_split and not forced_experts:
+            g = _largest_gpu_layers(tensors, arch, hw, engine, activations_bytes, overhead_bytes,
+                                    kv_layer_bytes, engram_on_host)
+            out.append(layer_split(tensors, arch, hw, engine, activations_bytes, overhead_bytes, gpu_layers=g,
+                                   engram_on_host=engram_on_host, kv_bytes_per_layer_hint=kv_layer_bytes))
+    return out
+
+
+def _gpus_fit(layout: Layout, kv_layer_bytes: Sequence[int]) -> bool:
+    v = evaluate(layout, kv_layer_bytes)
+    return all(u.free_bytes >= 0 for u in v.usages if u.slot.kind != "host_ram")
+
+
+def _smallest(make, kv_layer_bytes: Sequence[int], hi: int) -> int:  # type: ignore[no-untyped-def]
+    """Smallest n in [0, hi] whose layout fits the GPUs (monotone: more layers offloaded, less GPU use)."""
+    lo = 0
+    if _gpus_fit(make(0), kv_layer_bytes):
+        return 0
+    while lo < hi:
+        mid = (lo + hi) // 2
+        if _gpus_fit(make(mid), kv_layer_bytes):
+            hi = mid
+        else:
+            lo = mid + 1
+    return hi
+
+
+def _largest_gpu_layers(tensors, arch, hw, engine, act, ovh, kv_layer_bytes, engram_on_host) -> int:  # type: ignore[no-untyped-def]
+    L = arch.num_hidden_layers
+    n_off = _smallest(lambda n: layer_split(tensors, arch, hw, engine, act, ovh, gpu_layers=L - n,
+                                            engram_on_host=engram_on_host, kv_bytes_per_layer_hint=kv_layer_bytes),
+                      kv_layer_bytes, L)
+    return L - n_off
+
+
+def with_capacity(layout: Layout, index: int, capacity_bytes: int) -> Layout:
+    """A copy with one slot's capacity changed (used by tests)."""
+    slots = tuple(replace(s, capacity_bytes=capacity_bytes) if i == index else s for i, s in enumerate(layout.slots))
+    return replace(layout, slots=slots)

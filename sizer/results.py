@@ -1,0 +1,103 @@
+"""The result contract of `fit` (and of each recommendation): field names are stable.
+
+DESIGN.md fixes these names: ``model{id,total_params,active_params}``, ``quant``,
+``memory{weights_bytes, kv_cache_bytes, activations_bytes, overhead_bytes, total_bytes}``,
+``placement[{device, index, capacity_bytes, used_bytes, weights_bytes, kv_cache_bytes}]`` (host RAM
+is a device too), ``fits``, ``performance{decode_tokens_per_s, prefill_tokens_per_s, ttft_s}``,
+``max_context``, ``max_concurrency``, ``warnings[]``, ``assumptions[]``. Fields may be added, never
+renamed. All sizes are integers in bytes; speeds are tokens per second.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+__all__ = ["DeviceUsage", "FitResult", "MemoryResult", "ModelResult", "PerformanceResult", "QuantRow"]
+
+
+class _Result(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class ModelResult(_Result):
+    id: str = Field(description="Catalog id, file name, or 'raw'.")
+    name: str = Field(description="Display name.")
+    source: Literal["catalog", "config", "safetensors", "gguf", "raw"] = Field(description="Where the model came from.")
+    total_params: int = Field(description="Parameters of the loaded model (MTP layers excluded unless loaded).")
+    active_params: int = Field(description="Parameters a token uses (equal to total for dense models).")
+    official_total_params: int | None = Field(default=None, description="The vendor's count, when known.")
+    family: str | None = Field(default=None, description="Architecture family.")
+
+
+class MemoryResult(_Result):
+    weights_bytes: int
+    kv_cache_bytes: int
+    activations_bytes: int
+    overhead_bytes: int
+    total_bytes: int
+    weights_by_class: dict[str, int] = Field(default_factory=dict, description="Weight bytes per tensor role.")
+    kv_cache_bytes_per_token: float = Field(default=0.0, description="Asymptotic KV bytes per token per sequence.")
+    kv_cache_state_bytes: int = Field(default=0, description="Fixed per-sequence state (linear attention), all users.")
+
+
+class DeviceUsage(_Result):
+    device: str = Field(description="Accelerator name, or 'host RAM'.")
+    index: int = Field(description="Device index (host RAM is -1).")
+    kind: Literal["gpu", "unified", "host_ram"]
+    node: int = 0
+    capacity_bytes: int = Field(description="What the engine may use on this device (after its utilization cap).")
+    used_bytes: int
+    weights_bytes: int
+    kv_cache_bytes: int
+    activations_bytes: int = 0
+    overhead_bytes: int = 0
+    free_bytes: int = Field(description="capacity - used; negative when it does not fit.")
+    layers: str | None = Field(default=None, description="Which layers / tensors live here, in words.")
+
+
+class PerformanceResult(_Result):
+    decode_tokens_per_s: float = Field(description="One sequence's decode speed at the given context.")
+    prefill_tokens_per_s: float
+    ttft_s: float = Field(description="Time to first token for a prompt of the given context.")
+    decode_bound_by: str = Field(default="", description="The memory tier / link that bounds decode.")
+    prefill_bound_by: str = Field(default="", description="What bounds prefill (compute precision, CPU).")
+    decode_roofline_tokens_per_s: float = Field(default=0.0, description="Physical upper bound for decode.")
+    users: int = 1
+    per_user_decode_tokens_per_s: float = Field(default=0.0, description="Per-sequence decode speed with --users.")
+    aggregate_decode_tokens_per_s: float = Field(default=0.0, description="All users together.")
+    compute_bound_batch: int | None = Field(default=None, description="Batch size where decode turns compute-bound.")
+
+
+class FitResult(_Result):
+    model: ModelResult
+    quant: str = Field(description="Quant format id.")
+    quant_name: str = ""
+    engine: str = ""
+    context_tokens: int = 0
+    users: int = 1
+    kv_dtype: str = ""
+    hardware: str = Field(default="", description="The hardware in words ('2x RTX 3090 + 128 GB RAM').")
+    memory: MemoryResult
+    placement: list[DeviceUsage] = Field(default_factory=list)
+    fits: bool | None = Field(default=None, description="None when no hardware was given.")
+    binding_constraint: str | None = None
+    offload: str = Field(default="none", description="none | experts | layers | unified")
+    performance: PerformanceResult | None = None
+    max_context: int | None = None
+    max_concurrency: float | None = None
+    quality_loss: dict[str, float | str] | None = None
+    warnings: list[str] = Field(default_factory=list)
+    assumptions: list[str] = Field(default_factory=list)
+
+
+class QuantRow(_Result):
+    """One row of `fit --quant all`: sizes per format."""
+
+    quant: str
+    quant_name: str
+    weights_bytes: int
+    bits_per_weight: float
+    total_bytes: int
+    fits: bool | None = None
