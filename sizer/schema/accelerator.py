@@ -31,8 +31,8 @@ class MemoryType(str, Enum):
 # Peak bandwidth one device of each memory type can plausibly reach, GB/s: (min, max).
 # Used by the cross-entry check "bandwidth plausible for the memory type".
 MEMORY_TYPE_BANDWIDTH_GB_S: dict[MemoryType, tuple[float, float]] = {
-    MemoryType.HBM2: (200, 1300),
-    MemoryType.HBM2E: (400, 3300),
+    MemoryType.HBM2: (200, 1700),  # A100 40GB: 1,555 GB/s on five HBM2 stacks
+    MemoryType.HBM2E: (400, 4000),  # Gaudi 3: 3,700 GB/s on eight HBM2e stacks
     MemoryType.HBM3: (800, 5400),
     MemoryType.HBM3E: (1000, 16000),
     MemoryType.GDDR5: (40, 600),
@@ -60,6 +60,11 @@ class Throughput(StrictModel):
     )
     bf16_tflops: float | None = Field(default=None, gt=0, description="BF16 tensor/matrix units, TFLOPS.")
     fp8_tflops: float | None = Field(default=None, gt=0, description="FP8 tensor/matrix units, TFLOPS.")
+    fp6_tflops: float | None = Field(
+        default=None,
+        gt=0,
+        description="FP6 (E2M3/E3M2, MXFP6) tensor units, TFLOPS (NVIDIA: the FP8 rate; MI355X: the FP4 rate).",
+    )
     fp4_tflops: float | None = Field(default=None, gt=0, description="FP4 (NVFP4/MXFP4) tensor units, TFLOPS.")
     int8_tops: float | None = Field(default=None, gt=0, description="INT8 tensor/matrix units, TOPS.")
     int4_tops: float | None = Field(default=None, gt=0, description="INT4 tensor units, TOPS.")
@@ -114,6 +119,13 @@ class Accelerator(Entry):
     )
     pcie_gen: int | None = Field(default=None, ge=1, le=7, description="PCIe generation of the host link.")
     pcie_lanes: int = Field(default=16, ge=1, le=16, description="PCIe lanes of the host link.")
+    devices_per_package: int = Field(
+        default=1,
+        ge=1,
+        description="Devices the driver exposes per package (MI250X: 2 GCDs, A16: 4 GPUs, Ascend 910C: 2 dies). "
+        "Memory, bandwidth and throughput figures are per package; each device gets an equal share, "
+        "and a model must be sharded across them.",
+    )
     max_per_node: int | None = Field(
         default=None, ge=1, description="Devices in one vendor scale-up unit (HGX board = 8); null for PCIe cards."
     )

@@ -8,7 +8,7 @@ from pydantic import Field
 
 from .common import Entry, StrictModel
 
-__all__ = ["Engine", "KvCacheDtype"]
+__all__ = ["Engine", "EngineDeviceTier", "KvCacheDtype"]
 
 
 class KvCacheDtype(StrictModel):
@@ -18,12 +18,33 @@ class KvCacheDtype(StrictModel):
     bytes_per_element: float = Field(gt=0, le=4, description="Storage bytes per cached value, scales included.")
 
 
+class EngineDeviceTier(StrictModel):
+    """Defaults an engine picks from the device's memory size (vLLM, SGLang)."""
+
+    min_device_gib: float = Field(
+        ge=0, description="The tier applies to devices with at least this much memory, GiB."
+    )
+    activation_tokens: int = Field(
+        ge=1,
+        description="Tokens in the micro-batch on this tier "
+        "(vLLM max_num_batched_tokens, SGLang chunked_prefill_size).",
+    )
+    reserved_gib: float | None = Field(
+        default=None,
+        ge=0,
+        description="Memory the engine leaves outside its static pool on this tier, GiB: weights + KV "
+        "cache get device memory - reserved_gib (SGLang's mem_fraction_static rule); the reserve stands "
+        "for activations, CUDA graphs, workspaces and the runtime context. Null: gpu_memory_utilization "
+        "applies.",
+    )
+
+
 class Engine(Entry):
     """An inference engine: what it runs, how it places, what it reserves."""
 
     kind: Literal["engine"] = Field(default="engine", description="Entry kind marker.")
     name: str = Field(description="Display name.")
-    platforms: list[Literal["cuda", "rocm", "metal", "cpu", "xpu", "npu", "vulkan"]] = Field(
+    platforms: list[Literal["cuda", "rocm", "metal", "cpu", "xpu", "npu", "vulkan", "tpu"]] = Field(
         min_length=1, description="Backends the engine runs on."
     )
     supported_quants: list[str] = Field(min_length=1, description="Quant format ids the engine can load.")
@@ -46,6 +67,12 @@ class Engine(Entry):
         ge=1,
         description="Tokens in the micro-batch that sizes activation / compute buffers "
         "(llama.cpp n_ubatch 512; vLLM max_num_batched_tokens).",
+    )
+    device_tiers: list[EngineDeviceTier] = Field(
+        default_factory=list,
+        description="Device-size dependent defaults, any order: the tier with the largest min_device_gib "
+        "not above the device's memory wins; below every tier, activation_tokens and "
+        "gpu_memory_utilization apply.",
     )
     activation_rule: Literal["llama_cpp_compute_buffer", "vllm_profile_peak", "mlx_lazy"] = Field(
         description="Which activation memory rule applies."

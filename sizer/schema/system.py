@@ -27,6 +27,12 @@ class System(Entry):
     host_ram_gb: float = Field(ge=0, description="System RAM per node, GB (0 for unified-memory machines).")
     host_ram_bandwidth_gb_s: float = Field(gt=0, description="Peak system RAM bandwidth per node, GB/s.")
     cpu: str = Field(description="CPU(s).")
+    cpu_sockets: int = Field(
+        default=1,
+        ge=1,
+        description="CPU sockets (NUMA domains) per node; host_ram_bandwidth_gb_s sums them, which only "
+        "NUMA-aware placement reaches.",
+    )
     intra_node_link: Literal["nvlink", "infinity_fabric", "pcie", "unified", "hccs", "ethernet"] = Field(
         description="How the node's accelerators talk to each other."
     )
