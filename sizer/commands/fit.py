@@ -1,0 +1,103 @@
+"""`sizer fit`: does MODEL fit, where does everything go, how fast is it."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import click
+
+from ._options import GPU_SPEC, MEMORY_SIZE, PARAM_COUNT, TOKEN_COUNT, format_option, get_catalog
+
+__all__ = ["fit_command", "hardware_options", "ALL_QUANTS_KINDS"]
+
+# `--quant all`: every llama.cpp file type plus the common checkpoint formats
+ALL_QUANTS_KINDS = ("gguf_file_type",)
+ALL_QUANTS_EXTRA = ("bf16", "fp8-per-channel", "fp8-block128", "nvfp4", "mxfp4", "awq-int4-g128",
+                    "gptq-int4-g128", "bnb-nf4", "mlx-4bit", "mlx-8bit")
+
+
+def hardware_options(func: Any) -> Any:
+    """--gpu, --nodes, --ram, --ram-bandwidth, --system, --here (shared by fit and recommend)."""
+    for option in reversed([
+        click.option("--gpu", "gpus", multiple=True, type=GPU_SPEC, metavar="NAME[:COUNT]",
+                     help="Accelerator and count per node (repeatable for mixed cards): h100:8, 'RTX 4090'."),
+        click.option("--nodes", type=click.IntRange(1, 1024), default=1, show_default=True, help="Identical nodes."),
+        click.option("--ram", "ram_bytes", type=MEMORY_SIZE, help="Host RAM per node: 768, 768GB, 512GiB."),
+        click.option("--ram-bandwidth", "ram_bandwidth_gb_s", type=click.FloatRange(min=0.1),
+                     help="Host RAM bandwidth, GB/s (default: guessed from --ram, or the system's)."),
+        click.option("--system", help="A catalog system: brings its GPUs, RAM, RAM bandwidth and links."),
+        click.option("--here", is_flag=True, help="Use this machine's GPUs and RAM (sizer detect)."),
+    ]):
+        func = option(func)
+    return func
+
+
+def local_hardware_args(here: bool, gpus: tuple[Any, ...], ram_bytes: int | None) -> dict[str, Any]:
+    """--here: the detected machine's GPUs and RAM, unless given explicitly."""
+    if not here:
+        return {"gpus": tuple((g.name, g.count) for g in gpus), "ram_bytes": ram_bytes}
+    from ..detect import detect, hardware_from_local
+
+    local = hardware_from_local(detect())
+    for note in local.notes:
+        click.echo(f"note: {note}", err=True)
+    return {
+        "gpus": tuple((g.name, g.count) for g in gpus) or local.gpus,
+        "ram_bytes": ram_bytes or local.host_ram_bytes,
+    }
+
+
+@click.command("fit")
+@click.argument("model", required=False)
+@click.option("-q", "--quant", "quants", multiple=True, metavar="Q",
+              help="Quant format (repeatable; 'all' compares every format). Default: native (as released).")
+@hardware_options
+@click.option("-c", "--context", "context_tokens", type=TOKEN_COUNT, help="Tokens per sequence: 32k, 128K, 1M.")
+@click.option("-u", "--users", type=click.IntRange(1), default=1, show_default=True, help="Concurrent sequences.")
+@click.option("--kv-dtype", help="KV cache type (f16, bf16, fp8, q8_0, q4_0, ...; default: the engine's).")
+@click.option("-e", "--engine", help="llama.cpp, vllm, sglang, trt-llm, ollama, mlx, ktransformers.")
+@click.option("--offload", type=click.Choice(["auto", "none", "experts", "layers"]), default="auto",
+              show_default=True, help="What may go to host RAM: auto picks the fastest placement that fits.")
+@click.option("--params", type=PARAM_COUNT, help="Raw mode: total parameters (1T, 70B).")
+@click.option("--active", type=PARAM_COUNT, help="Raw mode: active parameters per token (MoE).")
+@click.option("--layers", type=click.IntRange(1), help="Raw mode: layers.")
+@click.option("--hidden", type=click.IntRange(1), help="Raw mode: hidden size.")
+@click.option("--kv-heads", type=click.IntRange(1), help="Raw mode: KV heads.")
+@click.option("--head-dim", type=click.IntRange(1), help="Raw mode: head dimension.")
+@format_option()
+def fit_command(model: str | None, quants: tuple[str, ...], gpus: tuple[Any, ...], nodes: int,
+                ram_bytes: int | None, ram_bandwidth_gb_s: float | None, system: str | None, here: bool,
+                context_tokens: int | None, users: int, kv_dtype: str | None, engine: str | None, offload: str,
+                params: int | None, active: int | None, layers: int | None, hidden: int | None,
+                kv_heads: int | None, head_dim: int | None, fmt: str) -> None:
+    """Memory breakdown, placement, verdict and speed of MODEL.
+
+    MODEL is a catalog id, a Hugging Face repo (deepseek-ai/DeepSeek-V3), a config.json or model
+    folder, a .gguf or .safetensors file; or give --params (and --active) for a model known only by
+    its counts.
+    """
+    from ..fit import compare_quants, fit
+    from ..modelref import RawCounts
+    from ..render_fit import render_fit, render_quant_rows
+
+    catalog = get_catalog()
+    if model is None and params is None:
+        raise click.UsageError("give a MODEL or --params")
+    ref: Any = model if model is not None else RawCounts(params or 0, active, layers, hidden, kv_heads, head_dim)
+    hw = local_hardware_args(here, gpus, ram_bytes)
+    common: dict[str, Any] = dict(nodes=nodes, ram_bandwidth_gb_s=ram_bandwidth_gb_s, system=system,
+                                  context_tokens=context_tokens, users=users, engine=engine, catalog=catalog, **hw)
+    if len(quants) > 1 or (quants and quants[0].lower() == "all"):
+        names = list(quants)
+        if [q.lower() for q in quants] == ["all"]:
+            names = [q.id for q in catalog.quants.values() if q.format_kind in ALL_QUANTS_KINDS]
+            names += [q for q in ALL_QUANTS_EXTRA if q in catalog.quants]
+        rows = compare_quants(ref, names, **common)
+        rows.sort(key=lambda r: r.weights_bytes)
+        click.echo(render_quant_rows(rows, fmt), nl=False)
+        return
+    result = fit(ref, quant=quants[0] if quants else "native", kv_dtype=kv_dtype, offload=offload, **common)
+    if fmt == "table":
+        for w in result.warnings:
+            click.echo(f"warning: {w}", err=True)
+    click.echo(render_fit(result, fmt), nl=False)
