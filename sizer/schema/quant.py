@@ -32,6 +32,13 @@ class QualityFigure(StrictModel):
     ppl_increase_percent: float | None = Field(
         default=None, description="Perplexity increase vs the 16-bit model, percent."
     )
+    ppl: float | None = Field(default=None, gt=0, description="Measured perplexity of the quantized model.")
+    ppl_increase: float | None = Field(
+        default=None, description="Absolute perplexity increase vs the 16-bit model (negative: lower PPL)."
+    )
+    statement: str | None = Field(
+        default=None, description="A published qualitative or benchmark claim, quoted or summarised."
+    )
     measured_on: str = Field(description="Model and dataset the figure was measured on.")
     source: str = Field(description="URL of the measurement.", pattern=r"^https?://")
 
@@ -61,6 +68,18 @@ class QuantFormat(Entry):
         default=None, description="What one scale covers (block2d: a 128x128 tile as in DeepSeek FP8)."
     )
     has_g_idx: bool = Field(default=False, description="Stores a per-input-channel group index (GPTQ act-order).")
+    double_quant_group_size: int | None = Field(
+        default=None,
+        ge=1,
+        description="When the scales are themselves quantized (bitsandbytes double quant): scales per fp32 "
+        "second-level scale (256).",
+    )
+    tensor_overhead_bytes: int = Field(
+        default=0,
+        ge=0,
+        description="Fixed bytes stored once per quantized weight matrix (per expert for stacked experts): "
+        "per-tensor fp32 scales (FP8 per-tensor 4, NVFP4 8), bitsandbytes code tables (1092).",
+    )
     quantizes_embeddings: bool = Field(default=False, description="Token embedding is quantized too (MLX, GGUF).")
     quantizes_output: bool = Field(default=False, description="LM head is quantized too.")
     compute_precision: Literal["fp32", "fp16", "bf16", "fp8", "fp4", "int8", "int4", "native"] = Field(
