@@ -2,13 +2,13 @@
 
 from .accelerator import Accelerator, MemoryType, Throughput
 from .common import CatalogId, Entry, SourceUrl, StrictModel, canonicalize_name
-from .engine import Engine, KvCacheDtype
+from .engine import Engine, EngineDeviceTier, KvCacheDtype
 from .model import Architecture, ModelEntry, OfficialCount
 from .quant import QualityFigure, QuantFormat
 from .system import System, SystemAccelerator
 
 __all__ = [
-    "Accelerator", "Architecture", "CatalogId", "Engine", "Entry", "KvCacheDtype", "MemoryType", "ModelEntry",
-    "OfficialCount", "QualityFigure", "QuantFormat", "SourceUrl", "StrictModel", "System", "SystemAccelerator",
-    "Throughput", "canonicalize_name",
+    "Accelerator", "Architecture", "CatalogId", "Engine", "EngineDeviceTier", "Entry", "KvCacheDtype", "MemoryType",
+    "ModelEntry", "OfficialCount", "QualityFigure", "QuantFormat", "SourceUrl", "StrictModel", "System",
+    "SystemAccelerator", "Throughput", "canonicalize_name",
 ]

@@ -1,0 +1,113 @@
+"""Options and parameter types shared by the command modules.
+
+ParamTypes turn strings into typed values and fail with `click.BadParameter` (exit 2, naming the
+option): `TokenCount` (`32k`), `ParamCount` (`37B`), `MemorySize` (`768GB`, bytes), `GpuSpecType`
+(`NAME[:COUNT]`). `get_catalog()` loads the catalog with the overlays the root group collected.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, TypeVar
+
+import click
+
+from ..cli import CliState
+from ..errors import BadValueError
+from ..render import FORMATS
+from ..units import parse_gpu_spec, parse_memory_bytes, parse_param_count, parse_token_count
+
+if TYPE_CHECKING:
+    from ..catalog import Catalog
+
+__all__ = [
+    "GPU_SPEC",
+    "MEMORY_SIZE",
+    "PARAM_COUNT",
+    "TOKEN_COUNT",
+    "GpuSpecType",
+    "MemorySize",
+    "ParamCount",
+    "TokenCount",
+    "format_option",
+    "get_catalog",
+    "sources_option",
+]
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+class _Parsed(click.ParamType):  # type: ignore[type-arg]  # generic in click >= 8.2 only
+    """A ParamType around one of `sizer.units`' parsers."""
+
+    parser: Callable[[str], Any]
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        if not isinstance(value, str):
+            return value  # already converted (a default)
+        try:
+            return type(self).parser(value)
+        except BadValueError as exc:
+            self.fail(str(exc), param, ctx)
+
+
+class TokenCount(_Parsed):
+    """Token counts: 32k, 128K, 1M, 32768."""
+
+    name = "tokens"
+    parser = staticmethod(parse_token_count)
+
+
+class ParamCount(_Parsed):
+    """Parameter counts: 1T, 37B, 7.6e9."""
+
+    name = "params"
+    parser = staticmethod(parse_param_count)
+
+
+class MemorySize(_Parsed):
+    """Memory sizes in bytes: 768 (GB), 768GB, 512GiB, 1.5TB."""
+
+    name = "size"
+    parser = staticmethod(parse_memory_bytes)
+
+
+class GpuSpecType(_Parsed):
+    """NAME[:COUNT], e.g. h100:8 or "RTX 4090:2" (the name is resolved against the catalog later)."""
+
+    name = "gpu"
+    parser = staticmethod(parse_gpu_spec)
+
+
+TOKEN_COUNT = TokenCount()
+PARAM_COUNT = ParamCount()
+MEMORY_SIZE = MemorySize()
+GPU_SPEC = GpuSpecType()
+
+
+def format_option(default: str = "table") -> Callable[[F], F]:
+    """`--format table|json|yaml|csv|markdown` (-f), passed as `fmt`."""
+    return click.option(
+        "-f",
+        "--format",
+        "fmt",
+        type=click.Choice(FORMATS, case_sensitive=False),
+        default=default,
+        show_default=True,
+        help="Output format.",
+    )
+
+
+def sources_option(func: F) -> F:
+    """`--sources`: add the source URLs of the figures shown."""
+    return click.option(
+        "--sources", "show_sources", is_flag=True, help="Add the source URLs of the figures."
+    )(func)
+
+
+def get_catalog() -> Catalog:
+    """The catalog with the overlays of the current invocation (--catalog, SIZER_CATALOG)."""
+    from ..catalog import load_catalog
+
+    state = click.get_current_context().find_object(CliState)
+    return load_catalog(state.overlays if state is not None else ())
