@@ -111,29 +111,86 @@ def evaluate(layout: Layout, kv_layer_bytes: Sequence[int]) -> Verdict:
 
 # --------------------------------------------------------------------------------------- helpers
 
+# Tensor classes placement needs; every tensor of a layer falls in one. Sums per (layer, class) are
+# computed once per quantized inventory, so a layout costs O(layers), not O(tensors).
+_REP, _KVPROJ, _SHARD, _EXPERT, _ENGRAM, _EMBED = range(6)
+_GLOBAL = -1  # layer index used for tensors outside the blocks (output head, final norm)
+
+
+@dataclass(frozen=True)
+class _Table:
+    n_layers: int
+    bytes: dict[tuple[int, int], int]  # (layer or _GLOBAL, class) -> bytes
+    reads: dict[tuple[int, int], float]  # (layer or _GLOBAL, class) -> bytes one token reads (batch 1)
+
+
+_TABLES: dict[int, tuple[tuple[QuantizedTensor, ...], Architecture, _Table]] = {}
+
+
+def _class_of(qt: QuantizedTensor) -> int:
+    t = qt.tensor
+    if t.role is Role.ROUTED_EXPERT:
+        return _EXPERT
+    if t.role is Role.ENGRAM:
+        return _ENGRAM
+    if t.role is Role.EMBEDDING:
+        return _EMBED
+    return _REP if t.role is Role.NORM or len(t.shape) < 2 else (_KVPROJ if t.kind in ("attn_k", "attn_v") else _SHARD)
+
+
+def _table(tensors: tuple[QuantizedTensor, ...], arch: Architecture) -> _Table:
+    hit = _TABLES.get(id(tensors))
+    if hit is not None and hit[0] is tensors and hit[1] is arch:
+        return hit[2]
+    L = arch.num_hidden_layers
+    by: dict[tuple[int, int], int] = {}
+    rd: dict[tuple[int, int], float] = {}
+    for qt in tensors:
+        t = qt.tensor
+        if t.is_mtp:
+            continue
+        cls = _class_of(qt)
+        if cls == _REP or cls == _SHARD:
+            # MLA down-projections and routers stay whole on every rank (traffic.tp_fraction)
+            cls = _REP if tp_fraction(t, arch, 2) == 1.0 else _SHARD
+        layer = _GLOBAL if t.layer is None else min(t.layer, L - 1)
+        key = (layer, cls)
+        b = qt.weights_bytes
+        by[key] = by.get(key, 0) + b
+        if cls == _EMBED:
+            r = b / max(arch.vocab_size, 1)
+        elif cls == _ENGRAM:
+            rows = t.shape[1] if len(t.shape) > 1 else 1
+            per_table = (arch.engram_rows_per_token or 0) / max(len(arch.engram_layers), 1)
+            r = b * min(1.0, per_table / rows)
+        elif cls == _EXPERT:
+            r = 0.0
+        else:
+            r = float(b)
+        rd[key] = rd.get(key, 0.0) + r
+    table = _Table(L, by, rd)
+    if len(_TABLES) > 256:
+        _TABLES.clear()
+    _TABLES[id(tensors)] = (tensors, arch, table)
+    return table
+
 
 @dataclass
 class _Acc:
-    weights: int = 0
+    weights: float = 0.0
     fixed_read: float = 0.0
-    experts: int = 0
+    experts: float = 0.0
     layers: list[int] = field(default_factory=list)
 
-
-def _add(acc: _Acc, qt: QuantizedTensor, arch: Architecture, fraction: float = 1.0) -> None:
-    b = int(qt.weights_bytes * fraction)
-    acc.weights += b
-    t = qt.tensor
-    if t.role is Role.ROUTED_EXPERT:
-        acc.experts += b
-    elif t.role is Role.EMBEDDING:
-        acc.fixed_read += b / max(arch.vocab_size, 1)
-    elif t.role is Role.ENGRAM:
-        rows = t.shape[1] if len(t.shape) > 1 else 1
-        per_table = (arch.engram_rows_per_token or 0) / max(len(arch.engram_layers), 1)
-        acc.fixed_read += b * min(1.0, per_table / rows)
-    else:
-        acc.fixed_read += b
+    def add(self, table: _Table, layer: int, cls: int, fraction: float = 1.0) -> None:
+        b = table.bytes.get((layer, cls))
+        if not b:
+            return
+        self.weights += b * fraction
+        if cls == _EXPERT:
+            self.experts += b * fraction
+        else:
+            self.fixed_read += table.reads[(layer, cls)] * fraction
 
 
 def _span(layers: list[int]) -> str:
@@ -150,8 +207,8 @@ def host_capacity_bytes(ram_bytes: int) -> int:
 def _host_slot(hw: Hardware, acc: _Acc, n_layers: int, kv_layers: set[int], label: str) -> Slot:
     cap = host_capacity_bytes(hw.host_ram_bytes or 0)
     share = tuple(1.0 if layer in kv_layers else 0.0 for layer in range(n_layers))
-    return Slot("host RAM", -1, "host_ram", 0, cap, hw.host_ram_bandwidth_gb_s or 0.0, acc.weights,
-                acc.fixed_read, acc.experts, share, 0, 0, label)
+    return Slot("host RAM", -1, "host_ram", 0, cap, hw.host_ram_bandwidth_gb_s or 0.0, int(acc.weights),
+                acc.fixed_read, int(acc.experts), share, 0, 0, label)
 
 
 # ------------------------------------------------------------------------------ tensor parallel
@@ -182,20 +239,18 @@ def tensor_parallel(
     accs = [_Acc() for _ in range(pp)]
     host = _Acc()
     kv_frac = kv_tp_fraction(arch, tp)
-    for qt in tensors:
-        t = qt.tensor
-        if t.is_mtp:
+    table = _table(tensors, arch)
+    share_of = {_REP: 1.0, _KVPROJ: kv_frac, _SHARD: 1 / tp, _EXPERT: 1 / tp, _ENGRAM: 1 / tp, _EMBED: 1 / tp}
+    for (layer, cls), _b in table.bytes.items():
+        if cls == _ENGRAM and engram_on_host:
+            host.add(table, layer, cls)
             continue
-        if t.role is Role.ENGRAM and engram_on_host:
-            _add(host, qt, arch)
-            continue
-        if t.layer is None:
-            stage = 0 if t.role is Role.EMBEDDING else pp - 1
+        if layer == _GLOBAL:
+            stage = 0 if cls == _EMBED else pp - 1
         else:
-            stage = stage_of_layer[min(t.layer, L - 1)]
-        _add(accs[stage], qt, arch, tp_fraction(t, arch, tp))
-        if t.layer is not None:
-            accs[stage].layers.append(t.layer)
+            stage = stage_of_layer[layer]
+            accs[stage].layers.append(layer)
+        accs[stage].add(table, layer, cls, share_of[cls])
     util = engine.gpu_memory_utilization
     cap = min(d.capacity_bytes for d in devices) if not hw.is_homogeneous else devices[0].capacity_bytes
     slots: list[Slot] = []
@@ -209,7 +264,7 @@ def tensor_parallel(
             members.append(len(slots))
             slots.append(Slot(d.accelerator.name, d.index, "unified" if d.accelerator.unified_memory else "gpu",
                               d.node, int(min(cap, d.capacity_bytes) * util), d.accelerator.memory_bandwidth_gb_s,
-                              a.weights, a.fixed_read, a.experts, share, activations_bytes, overhead_bytes,
+                              int(a.weights), a.fixed_read, int(a.experts), share, activations_bytes, overhead_bytes,
                               _span(a.layers)))
         stages.append(tuple(members))
     if engram_on_host:
@@ -238,16 +293,12 @@ def layer_split(
     L = arch.num_hidden_layers
     ngl = L if gpu_layers is None else gpu_layers
     first_gpu_layer = L - ngl
+    table = _table(tensors, arch)
     layer_bytes = [0] * L
-    for qt in tensors:
-        t = qt.tensor
-        if t.is_mtp or t.layer is None or t.layer >= L:
+    for (layer, cls), b in table.bytes.items():
+        if layer == _GLOBAL or (cls == _EXPERT and layer < cpu_moe_layers) or (cls == _ENGRAM and engram_on_host):
             continue
-        if t.role is Role.ROUTED_EXPERT and t.layer < cpu_moe_layers:
-            continue
-        if t.role is Role.ENGRAM and engram_on_host:
-            continue
-        layer_bytes[t.layer] += qt.weights_bytes
+        layer_bytes[layer] += b
     for layer, kv in enumerate(kv_bytes_per_layer_hint[:L]):
         layer_bytes[layer] += kv
     devices = hw.devices()
@@ -266,38 +317,27 @@ def layer_split(
         cum += layer_bytes[layer]
     accs = [_Acc() for _ in devices]
     host = _Acc()
-    for qt in tensors:
-        t = qt.tensor
-        if t.is_mtp:
-            continue
-        on_host = False
-        if t.layer is None:
-            if t.role is Role.EMBEDDING and host_mode:
-                on_host = True  # llama.cpp keeps token_embd in host memory
-            target = len(devices) - 1
-            if ngl <= 0 and host_mode:
-                on_host = True
+    last = len(devices) - 1
+    for (layer, cls), _b in table.bytes.items():
+        if layer == _GLOBAL:
+            # llama.cpp keeps token_embd in host memory; the output head goes with the last GPU layer
+            on_host = host_mode and (cls == _EMBED or ngl <= 0)
+            target = last
         else:
-            layer = min(t.layer, L - 1)
             d = device_of_layer[layer]
-            on_host = d is None or (t.role is Role.ROUTED_EXPERT and layer < cpu_moe_layers) or (
-                t.role is Role.ENGRAM and engram_on_host)
+            on_host = d is None or (cls == _EXPERT and layer < cpu_moe_layers) or (cls == _ENGRAM and engram_on_host)
             target = d if d is not None else 0
-        if on_host:
-            _add(host, qt, arch)
-            if t.layer is not None:
-                host.layers.append(t.layer)
-        else:
-            _add(accs[target], qt, arch)
-            if t.layer is not None:
-                accs[target].layers.append(t.layer)
+        acc = host if on_host else accs[target]
+        acc.add(table, layer, cls)
+        if layer != _GLOBAL:
+            acc.layers.append(layer)
     slots: list[Slot] = []
     for i, d in enumerate(devices):
         share = tuple(1.0 if device_of_layer[layer] == i else 0.0 for layer in range(L))
         a = accs[i]
         slots.append(Slot(d.accelerator.name, d.index, "unified" if d.accelerator.unified_memory else "gpu",
-                          d.node, d.capacity_bytes, d.accelerator.memory_bandwidth_gb_s, a.weights, a.fixed_read,
-                          a.experts, share, activations_bytes, overhead_bytes, _span(sorted(set(a.layers)))))
+                          d.node, d.capacity_bytes, d.accelerator.memory_bandwidth_gb_s, int(a.weights), a.fixed_read,
+                          int(a.experts), share, activations_bytes, overhead_bytes, _span(sorted(set(a.layers)))))
     stages: list[tuple[int, ...]] = []
     if host_mode:
         host_kv = {layer for layer in range(L) if device_of_layer[layer] is None}
