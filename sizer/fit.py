@@ -47,16 +47,29 @@ def quant_kernel(fmt: QuantFormat) -> str:
             "bitsandbytes": "int4", "mlx": "mlx", "int_weight_only": "int8"}.get(fmt.format_kind, "float")
 
 
+# What a plain name (int4, int8, fp16 ...) means on an engine that loads GGUF files only.
+GGUF_EQUIVALENT = {"int4": "q4_k_m", "int8": "q8_0", "fp16": "f16", "bf16": "bf16", "fp8": "q8_0"}
+
+
 def default_engine(catalog: Catalog, hw: Hardware | None, fmt: QuantFormat | None) -> Engine:
-    """llama.cpp for GGUF formats, consumer cards, Macs and offload; MLX for MLX formats; vLLM otherwise
-    on data-center GPUs."""
-    if fmt is not None and fmt.format_kind == "mlx":
-        return catalog.engine("mlx")
-    if fmt is not None and fmt.format_kind in ("gguf_file_type", "ggml_type"):
-        return catalog.engine("llama.cpp")
-    if hw is not None and hw.accelerators and all(a.segment in ("datacenter", "cloud") for a, _ in hw.accelerators):
-        return catalog.engine("vllm")
-    return catalog.engine("llama.cpp")
+    """The engine people use for this hardware and format: llama.cpp for GGUF formats, consumer cards,
+    Macs and offload; MLX for MLX formats; vLLM (then SGLang, TensorRT-LLM) on data-center GPUs. The
+    first preferred engine that loads the format wins."""
+    datacenter = hw is not None and bool(hw.accelerators) and all(
+        a.segment in ("datacenter", "cloud") for a, _ in hw.accelerators)
+    apple = hw is not None and any(a.vendor.lower() == "apple" for a, _ in hw.accelerators)
+    if apple:
+        order = ["llama.cpp", "mlx"]
+    elif datacenter:
+        order = ["vllm", "sglang", "tensorrt-llm", "llama.cpp"]
+    else:
+        order = ["llama.cpp", "vllm", "sglang", "mlx"]
+    engines = [catalog.engines[e] for e in order if e in catalog.engines]
+    if fmt is not None:
+        for e in engines:
+            if fmt.id in e.supported_quants:
+                return e
+    return engines[0]
 
 
 @dataclass
@@ -71,6 +84,7 @@ class Fitter:
     tensors: tuple[QuantizedTensor, ...] = ()
     memory: MemoryBreakdown | None = None
     warnings: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         if self.model.file_tensors is not None:
@@ -169,13 +183,41 @@ def fit(
     if hw is None and (gpus or system):
         hw = build_hardware(catalog, gpus, nodes=nodes, ram_bytes=ram_bytes, ram_bandwidth_gb_s=ram_bandwidth_gb_s,
                             system=system)
-    fmt = _resolve_format(resolved, quant, catalog)
-    eng = catalog.engine(engine) if engine else default_engine(catalog, hw, fmt)
+    fmt0 = _resolve_format(resolved, quant, catalog)
     context = context_tokens or min(DEFAULT_CONTEXT_TOKENS, resolved.arch.max_position_embeddings)
     workload = Workload(context, users, kv_dtype)
-    resolve_kv_dtype(kv_dtype, eng)  # unknown / unsupported dtype -> a clear error before any work
-    fitter = Fitter(resolved, fmt, eng, workload, catalog)
-    return _result(fitter, hw, offload, context_given=context_tokens is not None)
+    engines = [catalog.engine(engine)] if engine else [default_engine(catalog, hw, fmt0)]
+    if engine is None and hw is not None and hw.host_ram_bytes and not hw.is_unified and "llama.cpp" in catalog.engines:
+        engines.append(catalog.engines["llama.cpp"])  # the engine that offloads to host RAM
+    best: tuple[tuple[int, float], FitResult] | None = None
+    for eng in {e.id: e for e in engines}.values():
+        fmt, plain_note = _plain_name_on_engine(quant, fmt0, eng, resolved, catalog)
+        if engine is None and best is not None and fmt is not None and fmt.id not in eng.supported_quants:
+            continue
+        resolve_kv_dtype(kv_dtype, eng)  # unknown / unsupported dtype -> a clear error before any work
+        fitter = Fitter(resolved, fmt, eng, workload, catalog)
+        if plain_note:
+            fitter.notes.append(plain_note)
+        result = _result(fitter, hw, offload, context_given=context_tokens is not None)
+        speed = result.performance.decode_tokens_per_s if result.performance else 0.0
+        key = (1 if result.fits else 0, speed)
+        if best is None or key > best[0]:
+            best = (key, result)
+    assert best is not None
+    return best[1]
+
+
+def _plain_name_on_engine(quant: str, fmt: QuantFormat | None, eng: Engine, resolved: ResolvedModel,
+                          catalog: Catalog) -> tuple[QuantFormat | None, str | None]:
+    """A plain name (int4 ...) the engine cannot load as resolved means the engine's own equivalent."""
+    if fmt is None or fmt.id in eng.supported_quants:
+        return fmt, None
+    typed = catalog.quants.get(quant.lower())
+    target = GGUF_EQUIVALENT.get(quant.lower())
+    if typed is None or typed.resolves_to is None or target is None or target not in eng.supported_quants:
+        return fmt, None
+    new = resolve_quant(target, resolved.entry, catalog)
+    return new, f"'{quant}' on {eng.name} means {new.name} (the 4/8/16-bit GGUF people use with it)"
 
 
 def _resolve_format(resolved: ResolvedModel, quant: str, catalog: Catalog) -> QuantFormat | None:
@@ -190,7 +232,7 @@ def _result(f: Fitter, hw: Hardware | None, offload: str, *, context_given: bool
     m, mem, arch = f.model, f.memory, f.model.arch
     assert mem is not None
     warnings = list(f.warnings)
-    assumptions = list(m.assumptions) + list(mem.assumptions)
+    assumptions = list(m.assumptions) + list(f.notes) + list(mem.assumptions)
     if not context_given:
         assumptions.append(f"context {f.workload.context_tokens:,} tokens (default; set --context)")
     if f.workload.context_tokens > arch.max_position_embeddings:
