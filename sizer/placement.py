@@ -228,7 +228,8 @@ def tensor_parallel(
     if tp != per_node:
         warnings.append(f"{heads} attention heads are not divisible by {per_node} GPUs: tensor parallel {tp}")
     pp = len(devices) // tp
-    if arch.num_key_value_heads < tp and arch.kv_lora_rank is None:
+    single_latent = arch.kv_lora_rank is not None or arch.family in ("deepseek_v4", "deepseek_v41")
+    if arch.num_key_value_heads < tp and not single_latent:
         warnings.append(
             f"{arch.num_key_value_heads} KV heads < tensor parallel {tp}: KV heads are replicated across ranks"
         )

@@ -48,3 +48,16 @@ def test_readme_names_every_top_level_command() -> None:
     text = README.read_text(encoding="utf-8")
     missing = [name for name in cli.list_commands(click.Context(cli)) if f"sizer {name}" not in text]
     assert missing == [], f"README.md does not mention: {', '.join('sizer ' + m for m in missing)}"
+
+
+def test_ci_runs_the_readme_test_command() -> None:
+    """The README's fresh-machine test command is what .ci/run runs (install step and pytest call)."""
+    if not README.exists():
+        pytest.skip("README.md is not written yet")
+    readme = README.read_text(encoding="utf-8")
+    ci = (README.parent / ".ci" / "run").read_text(encoding="utf-8")
+    command = next(line for line in readme.splitlines() if line.startswith("python3 -m venv") and "pytest" in line)
+    install = command.split("&&")[1].strip().replace(".venv/bin/python", "").strip()
+    run = command.split("&&")[2].strip().replace(".venv/bin/python", "").strip()
+    assert f'"$dev" {install}'.replace("pip install", "pip install --quiet") in ci
+    assert f'"$dev" {run}' in ci
