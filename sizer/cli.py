@@ -25,6 +25,7 @@ __all__ = ["COMMANDS", "CliState", "cli", "main"]
 # command name -> "module:attribute" of its click command; add a line to register a command module
 COMMANDS: dict[str, str] = {
     "catalog": "sizer.commands.catalog:catalog",
+    "detect": "sizer.commands.detect:detect_command",
     "engines": "sizer.commands.browse:engines",
     "fit": "sizer.commands.fit:fit_command",
     "fit": "sizer.commands.fit:fit_command",

@@ -18,7 +18,7 @@ from .hardware import Hardware, build_hardware
 from .kv_cache import kv_cache_per_layer, resolve_kv_dtype
 from .memory import MemoryBreakdown, Workload, breakdown
 from .modelref import RawCounts, ResolvedModel, resolve_model
-from .perf import Speed, SpeedInputs, estimate
+from .perf import Efficiency, Speed, SpeedInputs, estimate
 from .placement import Layout, Verdict, evaluate, layouts_for
 from .quant import assign, bits_per_weight, resolve_quant
 from .results import DeviceUsage, FitResult, MemoryResult, ModelResult, PerformanceResult, QuantRow
@@ -101,7 +101,8 @@ class Fitter:
                                     swa_full=self.workload.swa_full)
         return tuple(x.kv_bytes for x in layers)
 
-    def place(self, hw: Hardware, offload: str = "auto") -> tuple[Layout, Verdict, Speed] | None:
+    def place(self, hw: Hardware, offload: str = "auto",
+              efficiency: Efficiency | None = None) -> tuple[Layout, Verdict, Speed] | None:
         assert self.memory is not None
         arch = self.model.arch
         n = max(hw.gpus_per_node, 1)
@@ -111,7 +112,7 @@ class Fitter:
         ovh = runtime_overhead_bytes(self.engine)
         kv = self.memory.kv_layer_bytes
         best: tuple[tuple[int, float], Layout, Verdict, Speed] | None = None
-        eff = efficiency_for(self.catalog)
+        eff = efficiency or efficiency_for(self.catalog)
         inputs = SpeedInputs(arch, self.model.active_params, self.quant or _file_quant(self.catalog),
                              self.engine, hw, self.workload.context_tokens, self.workload.users,
                              quant_kernel(self.quant) if self.quant else "k_quant")
@@ -180,7 +181,7 @@ def fit(
         raise BadValueError(f"--offload must be auto, none, experts or layers, not {offload!r}")
     resolved = resolve_model(model, catalog)
     hw = hardware
-    if hw is None and (gpus or system):
+    if hw is None and (gpus or system or ram_bytes):
         hw = build_hardware(catalog, gpus, nodes=nodes, ram_bytes=ram_bytes, ram_bandwidth_gb_s=ram_bandwidth_gb_s,
                             system=system)
     fmt0 = _resolve_format(resolved, quant, catalog)

@@ -354,6 +354,8 @@ def layer_split(
         stages.append((len(slots) - 1,))
     stages = [(i,) for i in range(len(devices))] + stages
     offload = "layers" if first_gpu_layer > 0 else ("experts" if cpu_moe_layers else "none")
+    if not devices:
+        offload = "cpu"
     assumptions = []
     if len(devices) > 1:
         assumptions.append(f"{engine.name}: layers split across GPUs in proportion to their memory (layer split)")
@@ -380,6 +382,10 @@ def layouts_for(
     engram_options = [False, True] if has_engram and has_host else [False]
     out: list[Layout] = []
     if not hw.devices():
+        # no GPU: llama.cpp runs the whole model on the CPU from host RAM
+        if has_host and engine.layer_split:
+            out.append(layer_split(tensors, arch, hw, engine, 0, 0, gpu_layers=0,
+                                   kv_bytes_per_layer_hint=kv_layer_bytes))
         return out
     for engram_on_host in engram_options:
         if tp_engine:

@@ -83,7 +83,7 @@ class FitResult(_Result):
     placement: list[DeviceUsage] = Field(default_factory=list)
     fits: bool | None = Field(default=None, description="None when no hardware was given.")
     binding_constraint: str | None = None
-    offload: str = Field(default="none", description="none | experts | layers | unified")
+    offload: str = Field(default="none", description="none | experts | layers | cpu (no GPU: all in host RAM)")
     performance: PerformanceResult | None = None
     max_context: int | None = None
     max_concurrency: float | None = None

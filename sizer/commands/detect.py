@@ -1,0 +1,20 @@
+"""`sizer detect`: this machine's GPUs, RAM and CPU, and their catalog matches."""
+
+from __future__ import annotations
+
+import click
+
+from ._options import format_option
+
+__all__ = ["detect_command"]
+
+
+@click.command("detect")
+@format_option()
+def detect_command(fmt: str) -> None:
+    """Report this machine's GPUs (NVIDIA via nvidia-ml-py, AMD via rocm-smi or sysfs, Apple via
+    sysctl), host RAM and CPU, with the catalog entry each GPU matches."""
+    from ..detect import detect
+    from ..render_detect import render_detect
+
+    click.echo(render_detect(detect(), fmt), nl=False)
