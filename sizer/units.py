@@ -108,7 +108,7 @@ def format_tokens(tokens: int) -> str:
 def format_params(params: int) -> str:
     """Parameter counts the way vendors print them: `671000000000` -> `671B`, `1.04e12` -> `1.04T`."""
     for scale, suffix in ((10**12, "T"), (10**9, "B"), (10**6, "M"), (10**3, "K")):
-        if params >= scale:
+        if params >= scale * 0.9995:  # 999.9M prints as 1B, not 1e+03M
             return f"{params / scale:.3g}{suffix}" if params % scale else f"{params // scale}{suffix}"
     return str(params)
 

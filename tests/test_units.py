@@ -123,3 +123,10 @@ def test_gpu_spec(text: str, spec: GpuSpec) -> None:
 def test_bad_gpu_spec(text: str) -> None:
     with pytest.raises(BadValueError):
         parse_gpu_spec(text)
+
+
+def test_format_params_rounds_up_to_the_next_suffix_instead_of_exponent_notation() -> None:
+    from sizer.units import format_params
+
+    assert format_params(999_885_952) == "1B"  # Gemma-3-1B, not "1e+03M"
+    assert "e" not in format_params(999_999)

@@ -20,7 +20,7 @@ from ..listing import (
     list_systems,
 )
 from ..render import render
-from ._options import MEMORY_SIZE, PARAM_COUNT, format_option, get_catalog, sources_option
+from ._options import MEMORY_SIZE, PARAM_COUNT, TOKEN_COUNT, format_option, get_catalog, sources_option
 
 __all__ = ["engines", "gpus", "models", "quants", "systems"]
 
@@ -87,14 +87,36 @@ def models() -> None:
 @click.option("--vendor", multiple=True, help="Only this vendor (repeatable; case-insensitive).")
 @click.option("--min-params", type=PARAM_COUNT, help="At least this many total parameters (e.g. 30B).")
 @click.option("--max-params", type=PARAM_COUNT, help="At most this many total parameters (e.g. 1T).")
+@click.option("--fits-here", is_flag=True, help="Only models that run on this machine, with the best quant for each.")
+@click.option("-c", "--context", "context_tokens", type=TOKEN_COUNT, default="8k", show_default=True,
+              help="Context for --fits-here.")
 @format_option()
 @sources_option
 def models_list(family: tuple[str, ...], vendor: tuple[str, ...], min_params: int | None,
-                max_params: int | None, fmt: str, show_sources: bool) -> None:  # fmt: skip
+                max_params: int | None, fits_here: bool, context_tokens: int, fmt: str,
+                show_sources: bool) -> None:  # fmt: skip
     """List models, by vendor then size."""
+    if fits_here:
+        _print_fits_here(context_tokens, fmt)
+        return
     listing = list_models(get_catalog(), families=family, vendors=vendor, min_params=min_params,
                           max_params=max_params, sources=show_sources)  # fmt: skip
     _print_listing(listing, fmt)
+
+
+def _print_fits_here(context_tokens: int, fmt: str) -> None:
+    from ..detect import detect, hardware_from_local
+    from ..fits_here import best_fits
+    from ..units import format_gib, format_params
+
+    local = hardware_from_local(detect())
+    rows = best_fits(get_catalog(), gpus=local.gpus, ram_bytes=local.host_ram_bytes or None,
+                     context_tokens=context_tokens)
+    table = [{"model": r.model_id, "params": format_params(r.total_params), "best quant": r.quant,
+              "weights": format_gib(r.weights_bytes),
+              "decode tok/s": f"{r.decode_tokens_per_s:.1f}" if r.decode_tokens_per_s else "",
+              "max context": r.max_context, "offload": r.offload} for r in rows]
+    click.echo(render(table, fmt) if table else "No catalog model fits this machine.\n", nl=False)
 
 
 _show_command(
