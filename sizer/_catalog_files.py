@@ -39,10 +39,11 @@ BUILTIN_FILES: dict[str, str] = {
     "quant": "quantization.yaml",
     "engine": "engines.yaml",
     "system": "systems.yaml",
+    "calibration": "calibration.yaml",
 }
 KINDS = tuple(BUILTIN_FILES)
 # tables kept as raw dicts (no schema yet), by built-in file name -> Catalog attribute
-RAW_TABLES: dict[str, str] = {"calibration.yaml": "calibration"}
+RAW_TABLES: dict[str, str] = {}
 _NOT_OVERRIDDEN = ("id", "kind", "sources", "figure_sources")
 _YAML_SUFFIXES = (".yaml", ".yml")
 

@@ -27,7 +27,7 @@ from ._catalog_collect import Collector, validate_entries
 from ._catalog_files import KINDS, RawEntry, builtin_files, overlay_files
 from .errors import CatalogError, CatalogIssue
 from .names import NameIndex
-from .schema import Accelerator, Engine, ModelEntry, QuantFormat, System
+from .schema import Accelerator, CalibrationEntry, Engine, ModelEntry, QuantFormat, System
 
 __all__ = [
     "ENV_VAR",
@@ -49,6 +49,7 @@ KIND_MODELS: dict[str, type[BaseModel]] = {
     "quant": QuantFormat,
     "engine": Engine,
     "system": System,
+    "calibration": CalibrationEntry,
 }
 KIND_TABLES = {
     "accelerator": "accelerators",
@@ -56,6 +57,7 @@ KIND_TABLES = {
     "quant": "quants",
     "engine": "engines",
     "system": "systems",
+    "calibration": "calibration",
 }
 KIND_LABELS = {
     "accelerator": "GPU",
@@ -63,6 +65,7 @@ KIND_LABELS = {
     "quant": "quant format",
     "engine": "engine",
     "system": "system",
+    "calibration": "calibration entry",
 }
 
 
@@ -75,15 +78,13 @@ class Catalog:
     quants: dict[str, QuantFormat] = field(default_factory=dict)
     engines: dict[str, Engine] = field(default_factory=dict)
     systems: dict[str, System] = field(default_factory=dict)
-    calibration: list[dict[str, Any]] = field(
-        default_factory=list
-    )  # raw rows of gpu_catalog/calibration.yaml
+    calibration: dict[str, CalibrationEntry] = field(default_factory=dict)  # speed factors (sizer.calibrate)
     _raws: dict[str, RawEntry] = field(default_factory=dict, repr=False)
     _indexes: dict[str, NameIndex] = field(default_factory=dict, repr=False)
 
     def __repr__(self) -> str:
         counts = ", ".join(
-            f"{table}={len(getattr(self, table))}" for table in (*KIND_TABLES.values(), "calibration")
+            f"{table}={len(getattr(self, table))}" for table in KIND_TABLES.values()
         )
         return f"Catalog({counts})"
 
@@ -190,5 +191,5 @@ def _build(
         for kind, entries in checked.items()
     }
     where = {i: raw for entries in checked.values() for i, (_, raw) in entries.items()}
-    catalog = Catalog(**tables, calibration=collector.calibration, _raws=where)
+    catalog = Catalog(**tables, _raws=where)
     return catalog, tuple(issues)

@@ -70,9 +70,9 @@ def render_fit(r: FitResult, fmt: str = "table") -> str:
         ]
         if p.users > 1:
             perf.append({"metric": f"decode per user at {p.users} users", "value":
-                         f"{p.per_user_decode_tokens_per_s:,.1f} tok/s", "bound by": ""})
+                         f"{p.per_user_decode_tokens_per_s:,.1f} tok/s", "bound by": p.batched_bound_by})
             perf.append({"metric": "decode, all users", "value": f"{p.aggregate_decode_tokens_per_s:,.1f} tok/s",
-                         "bound by": ""})
+                         "bound by": p.batched_bound_by})
         if p.compute_bound_batch:
             perf.append({"metric": "decode turns compute-bound at", "value": f"batch {p.compute_bound_batch}",
                          "bound by": "compute"})

@@ -68,6 +68,8 @@ class PerformanceResult(_Result):
     per_user_decode_tokens_per_s: float = Field(default=0.0, description="Per-sequence decode speed with --users.")
     aggregate_decode_tokens_per_s: float = Field(default=0.0, description="All users together.")
     compute_bound_batch: int | None = Field(default=None, description="Batch size where decode turns compute-bound.")
+    batched_bound_by: str = Field(default="", description="What bounds a decode step of --users sequences.")
+    prefill_roofline_tokens_per_s: float = Field(default=0.0, description="Compute upper bound for prefill.")
 
 
 class FitResult(_Result):

@@ -138,10 +138,9 @@ def test_base_catalog_is_valid_and_complete() -> None:
         "quants": 6,
         "engines": 1,
         "systems": 1,
+        "calibration": 1,
     }
-    assert catalog.calibration == [
-        {"engine": "llama.cpp", "accelerator": "nvidia-rtx-4090", "decode_efficiency": 0.8}
-    ]
+    assert catalog.calibration["calibration-decode-cuda-nvidia-consumer-legacy"].efficiency == 0.8
     file, line = catalog.origin("nvidia-rtx-4090")
     assert file.endswith("accelerators/test.yaml") and line == _line_of(Path(file), "- id: nvidia-rtx-4090")
 

@@ -22,7 +22,7 @@ from ..errors import CatalogIssue
 
 __all__ = ["catalog", "schema_documents", "schema_text"]
 
-_KIND_CHOICES = ["accelerator", "model", "quant", "engine", "system"]
+_KIND_CHOICES = ["accelerator", "model", "quant", "engine", "system", "calibration"]
 
 
 @click.group("catalog")

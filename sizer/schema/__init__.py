@@ -1,6 +1,7 @@
 """Pydantic models of catalog entries (strict, frozen, units in field names)."""
 
 from .accelerator import Accelerator, MemoryType, Throughput
+from .calibration import CalibrationEntry
 from .common import CatalogId, Entry, SourceUrl, StrictModel, canonicalize_name
 from .engine import Engine, EngineDeviceTier, KvCacheDtype
 from .model import Architecture, ModelEntry, OfficialCount
@@ -8,7 +9,7 @@ from .quant import QualityFigure, QuantFormat
 from .system import System, SystemAccelerator
 
 __all__ = [
-    "Accelerator", "Architecture", "CatalogId", "Engine", "EngineDeviceTier", "Entry", "KvCacheDtype", "MemoryType",
+    "Accelerator", "Architecture", "CalibrationEntry", "CatalogId", "Engine", "EngineDeviceTier", "Entry", "KvCacheDtype", "MemoryType",
     "ModelEntry", "OfficialCount", "QualityFigure", "QuantFormat", "SourceUrl", "StrictModel", "System",
     "SystemAccelerator", "Throughput", "canonicalize_name",
 ]
