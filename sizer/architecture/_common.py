@@ -28,12 +28,16 @@ Public helpers (stable API):
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Literal
 
 from ..schema import Architecture
 from ..tensors import Role, Tensor
 
 __all__ = [
+    "LayerBuilder",
+    "decoder_stack",
+    "shared_head_mtp_layers",
     "gqa_attention",
     "is_local_layer",
     "is_moe_layer",
@@ -271,3 +275,27 @@ def is_local_layer(arch: Architecture, layer: int) -> bool:
     if arch.local_layer_kind is None or period is None:
         return False
     return period == 1 or (layer + 1) % period != 0
+
+
+LayerBuilder = Callable[..., list[Tensor]]  # (arch, layer, *, is_mtp) -> that layer's tensors
+
+
+def decoder_stack(arch: Architecture, layer: LayerBuilder) -> list[Tensor]:
+    """Token embedding, every decoder layer, the output head (MTP layers are the family's to add)."""
+    out = [token_embedding(arch.vocab_size, arch.hidden_size)]
+    for i in range(arch.num_hidden_layers):
+        out += layer(arch, i, is_mtp=False)
+    out += output_head(arch.vocab_size, arch.hidden_size, tied=arch.tie_word_embeddings)
+    return out
+
+
+def shared_head_mtp_layers(arch: Architecture, layer: LayerBuilder) -> list[Tensor]:
+    """DeepSeek-style MTP layers: a full decoder layer plus enorm / hnorm / eh_proj each, sharing the
+    main model's embedding and head."""
+    out: list[Tensor] = []
+    n = arch.num_hidden_layers
+    for i in range(n, n + arch.num_nextn_predict_layers):
+        out += layer(arch, i, is_mtp=True)
+        out += nextn_extras(i, hidden_size=arch.hidden_size, vocab_size=arch.vocab_size, own_embedding=False,
+                            own_head=False)
+    return out

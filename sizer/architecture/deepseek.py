@@ -49,16 +49,14 @@ from __future__ import annotations
 
 from ..schema import Architecture
 from ..tensors import Role, Tensor
-from . import deepseek_v4, deepseek_v41  # noqa: F401  (the registry imports only this module)
-from . import register
+from . import deepseek_v4, deepseek_v41, register  # noqa: F401  (the registry imports only this module)
 from ._common import (
+    decoder_stack,
     matrix,
-    nextn_extras,
-    output_head,
     routed_experts,
     router,
+    shared_head_mtp_layers,
     swiglu_mlp,
-    token_embedding,
     vector,
 )
 
@@ -135,12 +133,4 @@ def _decoder_layer(arch: Architecture, layer: int, *, is_mtp: bool) -> list[Tens
 @register("deepseek_v3", "deepseek_v32")
 def build(arch: Architecture) -> tuple[Tensor, ...]:
     """Every tensor of a DeepSeek-V3 / V3.2 / Kimi K2 checkpoint, MTP layers last."""
-    h, vocab, n_layers = arch.hidden_size, arch.vocab_size, arch.num_hidden_layers
-    out = [token_embedding(vocab, h)]
-    for layer in range(n_layers):
-        out += _decoder_layer(arch, layer, is_mtp=False)
-    out += output_head(vocab, h, tied=arch.tie_word_embeddings)
-    for layer in range(n_layers, n_layers + arch.num_nextn_predict_layers):
-        out += _decoder_layer(arch, layer, is_mtp=True)
-        out += nextn_extras(layer, hidden_size=h, vocab_size=vocab, own_embedding=False, own_head=False)
-    return tuple(out)
+    return tuple(decoder_stack(arch, _decoder_layer) + shared_head_mtp_layers(arch, _decoder_layer))

@@ -51,7 +51,7 @@ from __future__ import annotations
 from ..schema import Architecture
 from ..tensors import Role, Tensor
 from . import register
-from ._common import matrix, output_head, routed_experts, router, swiglu_mlp, token_embedding, vector
+from ._common import decoder_stack, matrix, routed_experts, router, swiglu_mlp, vector
 
 __all__ = ["compress_ratio", "hc_mixer", "v4_attention_core", "v4_shared_expert"]
 
@@ -182,11 +182,8 @@ def _mtp_extras(arch: Architecture, layer: int) -> list[Tensor]:
 @register("deepseek_v4")
 def build(arch: Architecture) -> tuple[Tensor, ...]:
     """Every tensor of a DeepSeek V4 checkpoint, MTP layers last."""
-    h, vocab, n_layers = arch.hidden_size, arch.vocab_size, arch.num_hidden_layers
-    out = [token_embedding(vocab, h)]
-    for layer in range(n_layers):
-        out += _decoder_layer(arch, layer, is_mtp=False)
-    out += output_head(vocab, h, tied=arch.tie_word_embeddings)
+    n_layers = arch.num_hidden_layers
+    out = decoder_stack(arch, _decoder_layer)
     out += _hc_head(arch, "", None)
     for layer in range(n_layers, n_layers + arch.num_nextn_predict_layers):
         out += _decoder_layer(arch, layer, is_mtp=True)

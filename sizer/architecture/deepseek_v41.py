@@ -41,7 +41,7 @@ from __future__ import annotations
 from ..schema import Architecture
 from ..tensors import Role, Tensor
 from . import register
-from ._common import matrix, output_head, routed_experts, router, token_embedding, vector
+from ._common import decoder_stack, matrix, routed_experts, router, vector
 from .deepseek_v4 import compress_ratio, hc_mixer, v4_attention_core, v4_shared_expert
 
 __all__ = ["ENGRAM_NATIVE_SCALE_BYTES_PER_ROW", "engram_hash_heads", "kv_source"]
@@ -136,11 +136,8 @@ def _dspark_extras(arch: Architecture, stage: int) -> list[Tensor]:
 @register("deepseek_v41")
 def build(arch: Architecture) -> tuple[Tensor, ...]:
     """Every tensor of the DeepSeek V4.1 language model (vision tower excluded), drafter last."""
-    h, vocab, n_layers = arch.hidden_size, arch.vocab_size, arch.num_hidden_layers
-    out = [token_embedding(vocab, h)]
-    for layer in range(n_layers):
-        out += _decoder_layer(arch, layer, is_mtp=False)
-    out += output_head(vocab, h, tied=arch.tie_word_embeddings)
+    n_layers = arch.num_hidden_layers
+    out = decoder_stack(arch, _decoder_layer)
     for stage in range(arch.num_nextn_predict_layers):
         out += _decoder_layer(arch, n_layers + stage, is_mtp=True)
         out += _dspark_extras(arch, stage)

@@ -34,15 +34,14 @@ from ..schema import Architecture
 from ..tensors import Role, Tensor
 from . import register
 from ._common import (
+    decoder_stack,
     gqa_attention,
     is_local_layer,
     matrix,
-    nextn_extras,
-    output_head,
     routed_experts,
     router,
+    shared_head_mtp_layers,
     swiglu_mlp,
-    token_embedding,
     vector,
 )
 
@@ -109,12 +108,4 @@ def _decoder_layer(arch: Architecture, layer: int, *, is_mtp: bool) -> list[Tens
 @register("qwen3_next")
 def build(arch: Architecture) -> tuple[Tensor, ...]:
     """Every tensor of a Qwen3-Next checkpoint, MTP layer last."""
-    h, vocab, n_layers = arch.hidden_size, arch.vocab_size, arch.num_hidden_layers
-    out = [token_embedding(vocab, h)]
-    for layer in range(n_layers):
-        out += _decoder_layer(arch, layer, is_mtp=False)
-    out += output_head(vocab, h, tied=arch.tie_word_embeddings)
-    for layer in range(n_layers, n_layers + arch.num_nextn_predict_layers):
-        out += _decoder_layer(arch, layer, is_mtp=True)
-        out += nextn_extras(layer, hidden_size=h, vocab_size=vocab, own_embedding=False, own_head=False)
-    return tuple(out)
+    return tuple(decoder_stack(arch, _decoder_layer) + shared_head_mtp_layers(arch, _decoder_layer))
