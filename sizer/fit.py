@@ -28,6 +28,9 @@ from .tensors import QuantizedTensor
 __all__ = ["DEFAULT_CONTEXT_TOKENS", "fit", "compare_quants", "default_engine", "quant_kernel"]
 
 DEFAULT_CONTEXT_TOKENS = 8192
+# Devices vLLM leaves on its small max_num_batched_tokens default whatever their memory (catalog ids contain
+# these; vLLM matches the device name): https://github.com/vllm-project/vllm/blob/v0.33.0/vllm/engine/arg_utils.py
+_VLLM_SMALL_BATCH = ("a100", "gb10")
 
 
 def quant_kernel(fmt: QuantFormat) -> str:
@@ -105,10 +108,16 @@ class Fitter:
               efficiency: Efficiency | None = None) -> tuple[Layout, Verdict, Speed] | None:
         assert self.memory is not None
         arch = self.model.arch
-        n = max(hw.gpus_per_node, 1)
+        n = max(hw.devices_per_node, 1)
+        devices = hw.devices()
+        # vLLM / SGLang pick their micro-batch (max_num_batched_tokens) from the device size; vLLM keeps the
+        # small default on A100 and GB10 whatever their memory (engine/arg_utils.py get_batch_defaults)
+        device_gib = min(d.capacity_bytes for d in devices) / 2**30 if devices else None
+        if self.engine.id == "vllm" and any(k in d.accelerator.id for d in devices for k in _VLLM_SMALL_BATCH):
+            device_gib = None
         act = activation_bytes(arch, self.engine, n_devices=n, context_tokens=self.workload.context_tokens,
                                users=self.workload.users, batch_tokens=self.workload.batch_tokens,
-                               flash_attention=self.workload.flash_attention)
+                               flash_attention=self.workload.flash_attention, device_memory_gib=device_gib)
         ovh = runtime_overhead_bytes(self.engine)
         kv = self.memory.kv_layer_bytes
         best: tuple[tuple[int, float], Layout, Verdict, Speed] | None = None
@@ -141,15 +150,17 @@ class Fitter:
         return lo
 
     def max_concurrency(self, layout: Layout, context: int) -> float:
-        """vLLM semantics: KV pool / one request's KV, on the tightest device."""
+        """vLLM semantics: KV pool / one request's KV, on the tightest device; 0 when the weights,
+        activations and overhead alone do not fit (the engine would not start)."""
         one = self.kv_layers(context, 1)
         best = float("inf")
         for s in layout.slots:
-            need = sum(f * b for f, b in zip(s.kv_share, one, strict=False))
-            if need <= 0:
-                continue
             pool = s.capacity_bytes - s.weights_bytes - s.activations_bytes - s.overhead_bytes
-            best = min(best, max(pool, 0) / need)
+            if pool < 0:
+                return 0.0
+            need = sum(f * b for f, b in zip(s.kv_share, one, strict=False))
+            if need > 0:
+                best = min(best, pool / need)
         return 0.0 if best == float("inf") else best
 
 
@@ -173,9 +184,11 @@ def fit(
     engine: str | None = None,
     offload: str = "auto",
     catalog: Catalog | None = None,
+    wired_limit_bytes: int | None = None,
 ) -> FitResult:
     """Size `model` (a catalog id, a Hugging Face repo, a file path, or RawCounts) and, when hardware is
-    given, place it and estimate its speed."""
+    given, place it and estimate its speed. `wired_limit_bytes` is the GPU's share of a unified-memory
+    pool when raised by hand (macOS `iogpu.wired_limit_mb`)."""
     catalog = catalog or load_catalog()
     if offload not in ("auto", "none", "experts", "layers"):
         raise BadValueError(f"--offload must be auto, none, experts or layers, not {offload!r}")
@@ -183,7 +196,7 @@ def fit(
     hw = hardware
     if hw is None and (gpus or system or ram_bytes):
         hw = build_hardware(catalog, gpus, nodes=nodes, ram_bytes=ram_bytes, ram_bandwidth_gb_s=ram_bandwidth_gb_s,
-                            system=system)
+                            system=system, wired_limit_bytes=wired_limit_bytes)
     fmt0 = _resolve_format(resolved, quant, catalog)
     context = context_tokens or min(DEFAULT_CONTEXT_TOKENS, resolved.arch.max_position_embeddings)
     workload = Workload(context, users, kv_dtype)
@@ -262,7 +275,8 @@ def _result(f: Fitter, hw: Hardware | None, offload: str, *, context_given: bool
             decode_roofline_tokens_per_s=round(speed.decode_roofline_tokens_per_s, 3), users=f.workload.users,
             per_user_decode_tokens_per_s=round(speed.per_user_decode_tokens_per_s, 3),
             aggregate_decode_tokens_per_s=round(speed.aggregate_decode_tokens_per_s, 3),
-            compute_bound_batch=speed.compute_bound_batch)
+            compute_bound_batch=speed.compute_bound_batch, batched_bound_by=speed.batched_bound_by,
+            prefill_roofline_tokens_per_s=round(speed.prefill_roofline_tokens_per_s, 3))
         max_ctx = f.max_context(layout, f.workload.users)
         max_conc = round(f.max_concurrency(layout, f.workload.context_tokens), 2)
         if hw.host_ram_bytes and hw.host_ram_bandwidth_gb_s is None and any(

@@ -6,13 +6,20 @@ workload's KV bytes gives per-device usage and the verdict. Layouts are built on
 search, recommendation).
 
 Strategies (see ../shared/reference/engines.md):
-- ``tensor_parallel`` (vLLM, SGLang, TensorRT-LLM): tensor parallel inside a node, pipeline parallel
-  across nodes; per-rank shares from `traffic.tp_fraction`; the engine's memory-utilization cap.
-- ``layer_split`` (llama.cpp, Ollama, MLX on one device): whole layers on devices in proportion to
-  their memory; KV with its layer; the token embedding stays in host memory (llama.cpp).
-- ``experts`` offload (llama.cpp ``--n-cpu-moe N``, KTransformers): the routed experts of the first N
-  layers in host RAM, computed by the CPU; N as small as fits.
+- ``tensor_parallel`` (vLLM, SGLang, TensorRT-LLM, MLX): tensor parallel inside a node (the largest TP
+  that divides the query heads and divides or is divided by the KV heads), pipeline parallel across
+  nodes and across TP groups of a node; per-rank shares from `traffic.tp_fraction`.
+- ``layer_split`` (llama.cpp, Ollama): whole layers, then the output head, on devices in order and in
+  proportion to their room, with a cut that fits when the proportional one would overfill a device;
+  KV with its layer; the token embedding stays in host memory (also without --ram: a host RAM of
+  unknown size is assumed to hold it and nothing else).
+- ``experts`` offload (llama.cpp ``--n-cpu-moe N``; KTransformers: all layers): the routed experts of
+  the first N layers in host RAM, computed by the CPU; N as small as fits.
 - ``layers`` offload (llama.cpp ``-ngl``): the first layers (weights and KV) in host RAM.
+
+Each engine budgets a device its own way (`_budget`): vLLM and TensorRT-LLM a gpu_memory_utilization
+fraction holding activations and overhead; SGLang and KTransformers the device minus a size-dependent
+reserve (engine.device_tiers reserved_gib) outside their static weights + KV pool; llama.cpp all of it.
 """
 
 from __future__ import annotations
@@ -49,6 +56,7 @@ class Slot:
     activations_bytes: int
     overhead_bytes: int
     layers: str
+    capacity_known: bool = True  # False: host RAM whose size was not given (see _host_slot)
 
 
 @dataclass(frozen=True)
@@ -104,7 +112,8 @@ def evaluate(layout: Layout, kv_layer_bytes: Sequence[int]) -> Verdict:
         worst = min(short, key=lambda u: u.free_bytes)
         binding = f"{_label(worst.slot)} is {-worst.free_bytes / GIB:.1f} GiB short"
         return Verdict(tuple(usages), False, binding)
-    tight = min(usages, key=lambda u: u.free_bytes / max(u.slot.capacity_bytes, 1))
+    known = [u for u in usages if u.slot.capacity_known] or usages
+    tight = min(known, key=lambda u: u.free_bytes / max(u.slot.capacity_bytes, 1))
     binding = f"{_label(tight.slot)} has {tight.free_bytes / GIB:.1f} GiB free"
     return Verdict(tuple(usages), True, binding)
 
@@ -204,11 +213,44 @@ def host_capacity_bytes(ram_bytes: int) -> int:
     return int(ram_bytes - reserve)
 
 
-def _host_slot(hw: Hardware, acc: _Acc, n_layers: int, kv_layers: set[int], label: str) -> Slot:
-    cap = host_capacity_bytes(hw.host_ram_bytes or 0)
+def _host_slot(hw: Hardware, acc: _Acc, n_layers: int, kv_layers: set[int], label: str,
+               *, small_only: bool = False) -> Slot:
+    """Host RAM as a device. Its size unknown (no --ram), it is assumed to hold what every machine can
+    (llama.cpp's token embedding: `small_only`) and to hold nothing else, so an offload without --ram
+    shows how much RAM it needs."""
     share = tuple(1.0 if layer in kv_layers else 0.0 for layer in range(n_layers))
+    known = hw.host_ram_bytes is not None
+    if known:
+        cap = host_capacity_bytes(hw.host_ram_bytes or 0)
+    else:
+        cap = int(acc.weights) if small_only else 0
+        label += " (host RAM size not given)"
     return Slot("host RAM", -1, "host_ram", 0, cap, hw.host_ram_bandwidth_gb_s or 0.0, int(acc.weights),
-                acc.fixed_read, int(acc.experts), share, 0, 0, label)
+                acc.fixed_read, int(acc.experts), share, 0, 0, label, capacity_known=known)
+
+
+def _budget(engine: Engine, capacity_bytes: int, group: int, activations_bytes: int,
+            overhead_bytes: int) -> tuple[int, int, int, str]:
+    """(capacity, activations, overhead) an engine budgets on one device of `capacity_bytes`, and why.
+
+    SGLang-style engines size a static pool (weights + KV) as the device minus a reserve that depends on
+    the device size (engine.device_tiers reserved_gib; each further GPU of the TP x PP group adds 1/8
+    GiB): the reserve stands for activations, CUDA graphs and the runtime context. Other engines budget
+    gpu_memory_utilization of the device and hold activations and overhead inside it (vLLM).
+    """
+    gib = capacity_bytes / GIB
+    tier = None
+    for t in engine.device_tiers:
+        if t.reserved_gib is not None and t.min_device_gib <= gib and (tier is None or t.min_device_gib > tier.min_device_gib):
+            tier = t
+    if tier is not None and tier.reserved_gib is not None:
+        reserve = int((tier.reserved_gib + 0.125 * (group - 1)) * GIB)
+        return capacity_bytes, max(reserve - overhead_bytes, 0), overhead_bytes, (
+            f"{engine.name} keeps {reserve / GIB:.2f} GiB of each {gib:.0f} GiB device outside its static "
+            f"weights + KV pool (mem_fraction_static rule) for activations, CUDA graphs and the runtime")
+    util = engine.gpu_memory_utilization
+    note = f"{engine.name} budgets {util:.0%} of each GPU (gpu_memory_utilization)" if util < 1 else ""
+    return int(capacity_bytes * util), activations_bytes, overhead_bytes, note
 
 
 # ------------------------------------------------------------------------------ tensor parallel
@@ -219,16 +261,23 @@ def tensor_parallel(
     activations_bytes: int, overhead_bytes: int, *, engram_on_host: bool = False,
 ) -> Layout:
     devices = hw.devices()
-    per_node = hw.gpus_per_node
+    per_node = hw.devices_per_node
     heads = arch.num_attention_heads
     tp = per_node
     warnings: list[str] = []
-    while tp > 1 and heads % tp:
-        tp -= 1
-    if tp != per_node:
-        warnings.append(f"{heads} attention heads are not divisible by {per_node} GPUs: tensor parallel {tp}")
-    pp = len(devices) // tp
     single_latent = arch.kv_lora_rank is not None or arch.family in ("deepseek_v4", "deepseek_v41")
+    kv_heads = arch.num_key_value_heads
+    # vLLM needs the query heads split evenly, and the KV heads split evenly or replicated evenly
+    while tp > 1 and (heads % tp or (not single_latent and kv_heads % tp and tp % kv_heads)):
+        tp -= 1
+    per_stage_node = per_node // tp  # pipeline stages inside one node (a TP group never spans nodes)
+    pp = hw.nodes * per_stage_node
+    member = [(st // per_stage_node) * per_node + (st % per_stage_node) * tp for st in range(pp)]  # first device
+    if tp != per_node:
+        idle = len(devices) - tp * pp
+        warnings.append(f"{heads} attention heads / {kv_heads} KV heads are not divisible by {per_node} GPUs: "
+                        f"tensor parallel {tp}"
+                        + (f", {idle} GPU(s) left idle" if idle else ""))
     if arch.num_key_value_heads < tp and not single_latent:
         warnings.append(
             f"{arch.num_key_value_heads} KV heads < tensor parallel {tp}: KV heads are replicated across ranks"
@@ -252,8 +301,9 @@ def tensor_parallel(
             stage = stage_of_layer[layer]
             accs[stage].layers.append(layer)
         accs[stage].add(table, layer, cls, share_of[cls])
-    util = engine.gpu_memory_utilization
-    cap = min(d.capacity_bytes for d in devices) if not hw.is_homogeneous else devices[0].capacity_bytes
+    used = [devices[member[st] + rank] for st in range(pp) for rank in range(tp)]
+    budgets = [_budget(engine, d.capacity_bytes, tp * pp, activations_bytes, overhead_bytes) for d in used]
+    cap = min(b[0] - b[1] - b[2] for b in budgets)  # a rank's room for weights + KV: the smallest one's
     slots: list[Slot] = []
     stages: list[tuple[int, ...]] = []
     for stage in range(pp):
@@ -261,18 +311,19 @@ def tensor_parallel(
         a = accs[stage]
         members = []
         for rank in range(tp):
-            d = devices[stage * tp + rank]
+            d = devices[member[stage] + rank]
             members.append(len(slots))
+            dev_cap, dev_act, dev_ovh, _ = budgets[stage * tp + rank]
             slots.append(Slot(d.accelerator.name, d.index, "unified" if d.accelerator.unified_memory else "gpu",
-                              d.node, int(min(cap, d.capacity_bytes) * util), d.accelerator.memory_bandwidth_gb_s,
-                              int(a.weights), a.fixed_read, int(a.experts), share, activations_bytes, overhead_bytes,
+                              d.node, min(dev_cap, cap + dev_act + dev_ovh), d.bandwidth_gb_s,
+                              int(a.weights), a.fixed_read, int(a.experts), share, dev_act, dev_ovh,
                               _span(a.layers)))
         stages.append(tuple(members))
     if engram_on_host:
         slots.append(_host_slot(hw, host, L, set(), "Engram tables"))
     assumptions = [
         f"{engine.name}: tensor parallel {tp} x pipeline parallel {pp}; routed experts split evenly across ranks",
-        f"{engine.name} budgets {util:.0%} of each GPU (gpu_memory_utilization)",
+        *dict.fromkeys(b[3] for b in budgets if b[3]),
     ]
     if kv_frac == 1.0 and tp > 1:
         assumptions.append("the KV cache (one latent / single KV head) is replicated on every tensor-parallel rank")
@@ -303,27 +354,22 @@ def layer_split(
     for layer, kv in enumerate(kv_bytes_per_layer_hint[:L]):
         layer_bytes[layer] += kv
     devices = hw.devices()
-    host_mode = hw.host_ram_bytes is not None and not hw.is_unified
-    # split GPU layers by bytes in proportion to capacity (what llama.cpp --fit / --tensor-split achieve)
-    gpu_total = sum(layer_bytes[first_gpu_layer:]) or 1
-    caps = [d.capacity_bytes - activations_bytes - overhead_bytes for d in devices]
-    cap_total = sum(max(c, 1) for c in caps) or 1
-    device_of_layer: list[int | None] = [None] * L
-    cum, dev, bound = 0, 0, gpu_total * max(caps[0], 1) / cap_total if devices else 0
-    for layer in range(first_gpu_layer, L):
-        while dev < len(devices) - 1 and cum + layer_bytes[layer] / 2 > bound:
-            dev += 1
-            bound += gpu_total * max(caps[dev], 1) / cap_total
-        device_of_layer[layer] = dev
-        cum += layer_bytes[layer]
+    host_mode = not hw.is_unified  # llama.cpp's token embedding lives in host memory even without --ram
+    budgets = [_budget(engine, d.capacity_bytes, 1, activations_bytes, overhead_bytes) for d in devices]
+    # the output head (and final norm) is one more item of the split, after the last layer (llama.cpp
+    # splits n_layer + 1 "layers"); the token embedding stays in host memory
+    tail = sum(table.bytes.get((_GLOBAL, cls), 0) for cls in (_REP, _KVPROJ, _SHARD, _EXPERT, _ENGRAM, _EMBED)
+               if not (host_mode and (cls == _EMBED or ngl <= 0)))
+    where = _split(layer_bytes[first_gpu_layer:] + [tail], [c - a - o for c, a, o, _ in budgets])
+    device_of_layer: list[int | None] = [None] * first_gpu_layer + list(where[:-1])
+    tail_device = where[-1]
     accs = [_Acc() for _ in devices]
     host = _Acc()
-    last = len(devices) - 1
     for (layer, cls), _b in table.bytes.items():
         if layer == _GLOBAL:
-            # llama.cpp keeps token_embd in host memory; the output head goes with the last GPU layer
+            # llama.cpp keeps token_embd in host memory; the output head goes where the split put it
             on_host = host_mode and (cls == _EMBED or ngl <= 0)
-            target = last
+            target = tail_device
         else:
             d = device_of_layer[layer]
             on_host = d is None or (cls == _EXPERT and layer < cpu_moe_layers) or (cls == _ENGRAM and engram_on_host)
@@ -336,9 +382,10 @@ def layer_split(
     for i, d in enumerate(devices):
         share = tuple(1.0 if device_of_layer[layer] == i else 0.0 for layer in range(L))
         a = accs[i]
+        dev_cap, dev_act, dev_ovh, _ = budgets[i]
         slots.append(Slot(d.accelerator.name, d.index, "unified" if d.accelerator.unified_memory else "gpu",
-                          d.node, d.capacity_bytes, d.accelerator.memory_bandwidth_gb_s, int(a.weights), a.fixed_read,
-                          int(a.experts), share, activations_bytes, overhead_bytes, _span(sorted(set(a.layers)))))
+                          d.node, dev_cap, d.bandwidth_gb_s, int(a.weights), a.fixed_read,
+                          int(a.experts), share, dev_act, dev_ovh, _span(sorted(set(a.layers)))))
     stages: list[tuple[int, ...]] = []
     if host_mode:
         host_kv = {layer for layer in range(L) if device_of_layer[layer] is None}
@@ -350,13 +397,14 @@ def layer_split(
         if engram_on_host:
             words.append("Engram tables")
         words.append("token embedding")
-        slots.append(_host_slot(hw, host, L, host_kv, ", ".join(words)))
+        slots.append(_host_slot(hw, host, L, host_kv, ", ".join(words),
+                                small_only=not (cpu_moe_layers or first_gpu_layer or engram_on_host)))
         stages.append((len(slots) - 1,))
     stages = [(i,) for i in range(len(devices))] + stages
     offload = "layers" if first_gpu_layer > 0 else ("experts" if cpu_moe_layers else "none")
     if not devices:
         offload = "cpu"
-    assumptions = []
+    assumptions = list(dict.fromkeys(b[3] for b in budgets if b[3]))
     if len(devices) > 1:
         assumptions.append(f"{engine.name}: layers split across GPUs in proportion to their memory (layer split)")
     if cpu_moe_layers:
@@ -369,6 +417,52 @@ def layer_split(
     strategy = "unified" if hw.is_unified else ("layer_split" if len(devices) > 1 else "single")
     return Layout(strategy, offload, tuple(slots), tuple(stages), cpu_moe_layers=cpu_moe_layers,
                   gpu_layers=ngl, engram_on_host=engram_on_host, assumptions=tuple(assumptions))
+
+
+def _split(items: Sequence[int], rooms: Sequence[int]) -> list[int]:
+    """Device of each item (layers in order, then the output head): contiguous, in device order, in
+    proportion to each device's room, as llama.cpp's --tensor-split / --fit do. When whole layers make that
+    overfill a device although another cut would not, the cut that leaves the fullest device (relative to
+    its room) least full wins: the smallest ratio at which filling the devices in order holds every item.
+    """
+    n = len(rooms)
+    if n <= 1:
+        return [0] * len(items)
+    room = [max(r, 1) for r in rooms]
+    total = sum(items) or 1
+    out: list[int] = []
+    cum, dev, bound = 0, 0, total * room[0] / sum(room)
+    for b in items:
+        while dev < n - 1 and cum + b / 2 > bound:
+            dev += 1
+            bound += total * room[dev] / sum(room)
+        out.append(dev)
+        cum += b
+    fill = [0] * n
+    for d, b in zip(out, items, strict=True):
+        fill[d] += b
+    if all(f <= r for f, r in zip(fill, rooms, strict=True)) or total > sum(max(r, 0) for r in rooms):
+        return out  # fits as split, or fits no way
+
+    def in_order(ratio: float) -> list[int] | None:
+        res, d, f = [], 0, 0
+        for b in items:
+            while f + b > ratio * room[d]:
+                d, f = d + 1, 0
+                if d == n:
+                    return None
+            res.append(d)
+            f += b
+        return res
+
+    lo, hi = 0.0, max(f / r for f, r in zip(fill, room, strict=True))  # the proportional cut is feasible at hi
+    for _ in range(24):
+        mid = (lo + hi) / 2
+        if in_order(mid) is None:
+            lo = mid
+        else:
+            hi = mid
+    return in_order(hi) or out
 
 
 def layouts_for(
@@ -388,7 +482,7 @@ def layouts_for(
                                    kv_bytes_per_layer_hint=kv_layer_bytes))
         return out
     for engram_on_host in engram_options:
-        if tp_engine:
+        if tp_engine and not (engine.id == "ktransformers" and arch.is_moe):  # KTransformers: experts on the CPU
             out.append(tensor_parallel(tensors, arch, hw, engine, activations_bytes, overhead_bytes,
                                        engram_on_host=engram_on_host))
             continue
@@ -397,7 +491,7 @@ def layouts_for(
         forced_experts = engine.id == "ktransformers" and arch.is_moe
         if offload in ("auto", "none") and not forced_experts:
             out.append(base)
-        if not has_host:
+        if not has_host and not forced_experts:
             continue
         L = arch.num_hidden_layers
         if arch.is_moe and engine.expert_offload and offload in ("auto", "experts"):

@@ -12,8 +12,14 @@ from .tensors import QuantizedTensor, Role, Tensor
 __all__ = ["active_bytes", "distinct_experts_read", "kv_tp_fraction", "read_fraction", "tp_fraction"]
 
 # Tensors vLLM keeps whole on every tensor-parallel rank (ReplicatedLinear in its model code):
-# MLA's q_a / kv_a down-projections and their norms, routers.
-_REPLICATED_KINDS = frozenset({"attn_q_a", "attn_kv_a_mqa", "attn_q_a_norm", "attn_kv_a_norm", "ffn_gate_inp"})
+# MLA's q_a / kv_a down-projections and their norms, routers. DeepSeek V4 / V4.1 have one shared KV
+# head, so what produces it stays whole too (Hugging Face's V4 tensor-parallel plan does not shard the
+# main attention's KV path): the KV projection, the KV compressors and the indexer's single key path.
+_REPLICATED_KINDS = frozenset({
+    "attn_q_a", "attn_kv_a_mqa", "attn_q_a_norm", "attn_kv_a_norm", "ffn_gate_inp",
+    "attn_kv", "compressor_kv", "compressor_gate", "indexer.compressor_kv", "indexer.compressor_gate",
+    "indexer.attn_k",
+})
 
 
 def distinct_experts_read(n_experts: int, top_k: int, batch: int) -> float:
