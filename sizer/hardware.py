@@ -228,8 +228,15 @@ def build_hardware(
     if sys_entry is not None:
         if ram_bytes is None and sys_entry.host_ram_gb:
             ram_bytes = int(sys_entry.host_ram_gb * 1e9)
-        ram_bandwidth_gb_s = ram_bandwidth_gb_s or sys_entry.host_ram_bandwidth_gb_s
     notes: list[str] = []
+    if sys_entry is not None and not ram_bandwidth_gb_s:
+        ram_bandwidth_gb_s = sys_entry.host_ram_bandwidth_gb_s
+        if sys_entry.cpu_sockets > 1:
+            # Without NUMA-aware placement one process streams at about one socket's bandwidth
+            # (llama.cpp on dual EPYC: 2.4 -> 4.3 tok/s only after a first-touch fix).
+            ram_bandwidth_gb_s /= sys_entry.cpu_sockets
+            notes.append(f"{sys_entry.name}: {sys_entry.cpu_sockets} CPU sockets; host RAM counted at one socket's "
+                         f"{ram_bandwidth_gb_s:g} GB/s (NUMA: https://github.com/ggml-org/llama.cpp/issues/11744)")
     unified = next((a for a, _ in accs if a.unified_memory), None)
     pool: int | None = None
     if unified is not None and ram_bytes:

@@ -278,7 +278,8 @@ def test_a_catalog_system_brings_its_gpus_ram_and_links() -> None:
     sys_entry = CAT.system("dgx-h100")
     assert [(a.id, n) for a, n in hw.accelerators] == [(sys_entry.accelerators[0].accelerator, 8)]
     assert hw.host_ram_bytes == int(sys_entry.host_ram_gb * 1e9)
-    assert hw.host_ram_bandwidth_gb_s == sys_entry.host_ram_bandwidth_gb_s
+    # two sockets: one process streams at one socket's bandwidth (NUMA)
+    assert hw.host_ram_bandwidth_gb_s == sys_entry.host_ram_bandwidth_gb_s / sys_entry.cpu_sockets
     assert hw.intra_node_link_gb_s == sys_entry.intra_node_link_gb_s
     rack = build_hardware(CAT, system="gb200-nvl72")
     assert rack.nodes == 18 and len(rack.devices()) == 72
