@@ -245,7 +245,7 @@ def _resolve_format(resolved: ResolvedModel, quant: str, catalog: Catalog) -> Qu
 def _result(f: Fitter, hw: Hardware | None, offload: str, *, context_given: bool) -> FitResult:
     m, mem, arch = f.model, f.memory, f.model.arch
     assert mem is not None
-    warnings = list(f.warnings)
+    warnings = list(f.warnings) + list(m.warnings)
     assumptions = list(m.assumptions) + list(f.notes) + list(mem.assumptions)
     if not context_given:
         assumptions.append(f"context {f.workload.context_tokens:,} tokens (default; set --context)")

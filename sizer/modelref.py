@@ -49,6 +49,7 @@ class ResolvedModel:
     total_params: int = 0
     active_params: int = 0
     assumptions: tuple[str, ...] = ()
+    warnings: tuple[str, ...] = ()  # what an importer noticed (an unknown model_type read as dense GQA ...)
 
 
 def _from_arch(id_: str, name: str, source: str, arch: Architecture, entry: ModelEntry | None = None,
@@ -86,10 +87,11 @@ def _from_file(path: Path, catalog: Catalog) -> ResolvedModel:
         source = "gguf" if path.suffix == ".gguf" or "gguf" in path.name else "safetensors"
         return ResolvedModel(name, name, source, arch, None, tensors=None, file_tensors=tensors,
                              file_quant=imported.quant_hint or "/".join(kinds[:4]), quant_hint=imported.quant_hint,
-                             total_params=total, active_params=act)
+                             total_params=total, active_params=act, warnings=tuple(imported.warnings))
     if arch is None:
         raise BadValueError(f"{path}: no architecture found")
-    return _from_arch(name, name, "config", arch, None, quant_hint=imported.quant_hint)
+    return _from_arch(name, name, "config", arch, None, quant_hint=imported.quant_hint,
+                      warnings=tuple(imported.warnings))
 
 
 # ------------------------------------------------------------------------------------------ raw mode

@@ -134,7 +134,10 @@ def _prefill(
     flops = prefill_flops_per_token(inp.arch, inp.active_params, inp.context_tokens)
     peak_s, cal_s, label = _compute_rates(layout, inp, eff, notes)
     if cal_s <= 0:
-        return 0.0, 0.0, "no GPU"
+        # no GPU: the CPU does the matrix work (the same stated, uncalibrated rate as for offloaded experts)
+        notes.append(f"prefill: CPU at {CPU_PREFILL_TFLOPS:g} TFLOPS (uncalibrated assumption: AVX-512/AMX class)")
+        tps = CPU_PREFILL_TFLOPS * 1e12 / flops
+        return tps, tps, "CPU compute (no GPU)"
     roof_tps = 1 / (peak_s * flops)
     tps = 1 / (cal_s * flops)
     ubatch = max(inp.engine.activation_tokens, 1)

@@ -27,15 +27,19 @@ def hardware_options(func: Any) -> Any:
                      help="Host RAM bandwidth, GB/s (default: guessed from --ram, or the system's)."),
         click.option("--system", help="A catalog system: brings its GPUs, RAM, RAM bandwidth and links."),
         click.option("--here", is_flag=True, help="Use this machine's GPUs and RAM (sizer detect)."),
+        click.option("--wired-limit", "wired_limit_bytes", type=MEMORY_SIZE,
+                     help="Unified memory the GPU may use, raised by hand (macOS iogpu.wired_limit_mb)."),
     ]):
         func = option(func)
     return func
 
 
-def local_hardware_args(here: bool, gpus: tuple[Any, ...], ram_bytes: int | None) -> dict[str, Any]:
-    """--here: the detected machine's GPUs and RAM, unless given explicitly."""
+def local_hardware_args(here: bool, gpus: tuple[Any, ...], ram_bytes: int | None,
+                        wired_limit_bytes: int | None = None) -> dict[str, Any]:
+    """--here: the detected machine's GPUs, RAM and GPU wired limit, unless given explicitly."""
     if not here:
-        return {"gpus": tuple((g.name, g.count) for g in gpus), "ram_bytes": ram_bytes}
+        return {"gpus": tuple((g.name, g.count) for g in gpus), "ram_bytes": ram_bytes,
+                "wired_limit_bytes": wired_limit_bytes}
     from ..detect import detect, hardware_from_local
 
     local = hardware_from_local(detect())
@@ -43,7 +47,8 @@ def local_hardware_args(here: bool, gpus: tuple[Any, ...], ram_bytes: int | None
         click.echo(f"note: {note}", err=True)
     return {
         "gpus": tuple((g.name, g.count) for g in gpus) or local.gpus,
-        "ram_bytes": ram_bytes or local.host_ram_bytes,
+        "ram_bytes": ram_bytes or local.host_ram_bytes or None,
+        "wired_limit_bytes": wired_limit_bytes or local.wired_limit_bytes,
     }
 
 
@@ -67,7 +72,7 @@ def local_hardware_args(here: bool, gpus: tuple[Any, ...], ram_bytes: int | None
 @format_option()
 def fit_command(model: str | None, quants: tuple[str, ...], gpus: tuple[Any, ...], nodes: int,
                 ram_bytes: int | None, ram_bandwidth_gb_s: float | None, system: str | None, here: bool,
-                context_tokens: int | None, users: int, kv_dtype: str | None, engine: str | None, offload: str,
+                wired_limit_bytes: int | None, context_tokens: int | None, users: int, kv_dtype: str | None, engine: str | None, offload: str,
                 params: int | None, active: int | None, layers: int | None, hidden: int | None,
                 kv_heads: int | None, head_dim: int | None, fmt: str) -> None:
     """Memory breakdown, placement, verdict and speed of MODEL.
@@ -84,7 +89,7 @@ def fit_command(model: str | None, quants: tuple[str, ...], gpus: tuple[Any, ...
     if model is None and params is None:
         raise click.UsageError("give a MODEL or --params")
     ref: Any = model if model is not None else RawCounts(params or 0, active, layers, hidden, kv_heads, head_dim)
-    hw = local_hardware_args(here, gpus, ram_bytes)
+    hw = local_hardware_args(here, gpus, ram_bytes, wired_limit_bytes)
     common: dict[str, Any] = dict(nodes=nodes, ram_bandwidth_gb_s=ram_bandwidth_gb_s, system=system,
                                   context_tokens=context_tokens, users=users, engine=engine, catalog=catalog, **hw)
     if len(quants) > 1 or (quants and quants[0].lower() == "all"):
