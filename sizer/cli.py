@@ -31,7 +31,9 @@ COMMANDS: dict[str, str] = {
     "fit": "sizer.commands.fit:fit_command",
     "gpus": "sizer.commands.browse:gpus",
     "models": "sizer.commands.browse:models",
+    "plan": "sizer.commands.recommend:plan_command",
     "quants": "sizer.commands.browse:quants",
+    "recommend": "sizer.commands.recommend:recommend_command",
     "systems": "sizer.commands.browse:systems",
 }
 _TRUE = ("1", "true", "yes", "on")
