@@ -137,24 +137,6 @@ def _at_least(a: Accelerator, b: Accelerator, check_power: bool) -> bool:
     return not check_power or (a.tdp_w is not None and b.tdp_w is not None and a.tdp_w <= b.tdp_w)
 
 
-def _resolve_have(catalog: Catalog, have: Sequence[tuple[str, int]]) -> tuple[list[tuple[Accelerator, int]],
-                                                                                list[System]]:
-    accs: dict[str, tuple[Accelerator, int]] = {}
-    systems: list[System] = []
-    for name, count in have:
-        try:
-            acc = catalog.accelerator(name)
-        except UnknownNameError as exc:
-            try:
-                systems.append(catalog.system(name))
-                continue
-            except UnknownNameError:
-                raise exc from None
-        prev = accs.get(acc.id, (acc, 0))[1]
-        accs[acc.id] = (acc, prev + count)
-    return list(accs.values()), systems
-
-
 def _common_engines(fmt: QuantFormat, accs: Sequence[Accelerator], space: Space) -> list[Engine]:
     first = engines_for(fmt, accs[0], space.engines, space.engines_chosen)
     return [e for e in first if all(e in engines_for(fmt, a, space.engines, space.engines_chosen) for a in accs[1:])]
