@@ -36,6 +36,7 @@ from ..tensors import Role, Tensor
 
 __all__ = [
     "LayerBuilder",
+    "arch_attention",
     "decoder_stack",
     "shared_head_mtp_layers",
     "gqa_attention",
@@ -153,6 +154,24 @@ def gqa_attention(
     if sinks:
         out.append(vector("attn_sinks", layer, n_heads, is_mtp=is_mtp))
     return out
+
+
+def arch_attention(arch: Architecture, layer: int, *, fused_qkv: bool = False, is_mtp: bool = False) -> list[Tensor]:
+    """`gqa_attention` with every option read from the architecture (biases, q/k norms, sinks, gate)."""
+    return gqa_attention(
+        layer,
+        hidden_size=arch.hidden_size,
+        n_heads=arch.num_attention_heads,
+        n_kv_heads=arch.num_key_value_heads,
+        head_dim=arch.head_dim,
+        qkv_bias=arch.attention_bias,
+        output_bias=arch.attention_output_bias,
+        qk_norm="full" if arch.qk_norm_full_width else "head" if arch.qk_norm else None,
+        sinks=arch.attention_sinks,
+        fused_qkv=fused_qkv,
+        output_gate=arch.attention_output_gate,
+        is_mtp=is_mtp,
+    )
 
 
 def swiglu_mlp(

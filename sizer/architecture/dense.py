@@ -19,7 +19,7 @@ from __future__ import annotations
 from ..schema import Architecture
 from ..tensors import Tensor
 from . import register
-from ._common import gqa_attention, output_head, swiglu_mlp, token_embedding, vector
+from ._common import arch_attention, output_head, swiglu_mlp, token_embedding, vector
 
 __all__ = ["build_dense", "layer_norm_kinds"]
 
@@ -57,17 +57,7 @@ def build_dense(arch: Architecture) -> tuple[Tensor, ...]:
     out: list[Tensor] = [token_embedding(arch.vocab_size, h)]
     for i in range(arch.num_hidden_layers):
         out += [vector(kind, i, h) for kind in norms]
-        out += gqa_attention(
-            i,
-            hidden_size=h,
-            n_heads=arch.num_attention_heads,
-            n_kv_heads=arch.num_key_value_heads,
-            head_dim=arch.head_dim,
-            qkv_bias=arch.attention_bias,
-            output_bias=arch.attention_output_bias,
-            qk_norm="head" if arch.qk_norm else None,
-            fused_qkv=fused,
-        )
+        out += arch_attention(arch, i, fused_qkv=fused)
         out += swiglu_mlp(i, hidden_size=h, intermediate_size=arch.intermediate_size, fused_gate_up=fused)
     out += output_head(arch.vocab_size, h, tied=arch.tie_word_embeddings)
     return tuple(out)

@@ -25,7 +25,7 @@ from ..schema import Architecture
 from ..tensors import Role, Tensor
 from . import register
 from ._common import (
-    gqa_attention,
+    arch_attention,
     is_moe_layer,
     nextn_extras,
     output_head,
@@ -52,20 +52,8 @@ _NORMS: dict[str, tuple[str, ...]] = {
 def _layer(arch: Architecture, i: int, norms: tuple[str, ...]) -> list[Tensor]:
     h = arch.hidden_size
     mtp = i >= arch.num_hidden_layers
-    qk_norm = "full" if arch.qk_norm_full_width else "head" if arch.qk_norm else None
     out = [vector(kind, i, h, is_mtp=mtp) for kind in norms]
-    out += gqa_attention(
-        i,
-        hidden_size=h,
-        n_heads=arch.num_attention_heads,
-        n_kv_heads=arch.num_key_value_heads,
-        head_dim=arch.head_dim,
-        qkv_bias=arch.attention_bias,
-        output_bias=arch.attention_output_bias,
-        qk_norm=qk_norm,
-        sinks=arch.attention_sinks,
-        is_mtp=mtp,
-    )
+    out += arch_attention(arch, i, is_mtp=mtp)
     if is_moe_layer(arch, i):
         n = arch.n_routed_experts or 0
         gpt_oss = arch.family == "gpt_oss"
