@@ -1,0 +1,102 @@
+"""Tensor-parallel layouts (vLLM, SGLang, TensorRT-LLM, MLX).
+
+Tensor parallel inside a node (the largest TP that divides the query heads and divides or is divided
+by the KV heads), pipeline parallel across nodes and across TP groups of a node; per-rank shares from
+:func:`sizer.traffic.tp_fraction`. Every rank is sized as the smallest device of the group.
+"""
+
+from __future__ import annotations
+
+from ..hardware import Hardware
+from ..schema import Architecture, Engine
+from ..tensors import QuantizedTensor
+from ..traffic import kv_tp_fraction
+from ._devices import device_budget, host_slot, span
+from ._table import EMBED, ENGRAM, EXPERT, GLOBAL, KVPROJ, REP, SHARD, table_for
+from .layout import Layout, Slot
+
+__all__ = ["tensor_parallel"]
+
+
+def tensor_parallel(
+    tensors: tuple[QuantizedTensor, ...], arch: Architecture, hw: Hardware, engine: Engine,
+    activations_bytes: int, overhead_bytes: int, *, engram_on_host: bool = False,
+) -> Layout:
+    devices = hw.devices()
+    per_node = hw.devices_per_node
+    heads = arch.num_attention_heads
+    tp = per_node
+    warnings: list[str] = []
+    single_latent = arch.kv_lora_rank is not None or arch.family in ("deepseek_v4", "deepseek_v41")
+    kv_heads = arch.num_key_value_heads
+    # vLLM needs the query heads split evenly, and the KV heads split evenly or replicated evenly
+    while tp > 1 and (heads % tp or (not single_latent and kv_heads % tp and tp % kv_heads)):
+        tp -= 1
+    per_stage_node = per_node // tp  # pipeline stages inside one node (a TP group never spans nodes)
+    pp = hw.nodes * per_stage_node
+    member = [(st // per_stage_node) * per_node + (st % per_stage_node) * tp for st in range(pp)]  # first device
+    if tp != per_node:
+        idle = len(devices) - tp * pp
+        warnings.append(f"{heads} attention heads / {kv_heads} KV heads are not divisible by {per_node} GPUs: "
+                        f"tensor parallel {tp}"
+                        + (f", {idle} GPU(s) left idle" if idle else ""))
+    if arch.num_key_value_heads < tp and not single_latent:
+        warnings.append(
+            f"{arch.num_key_value_heads} KV heads < tensor parallel {tp}: KV heads are replicated across ranks"
+        )
+    if not hw.is_homogeneous:
+        warnings.append("tensor parallel with different GPUs: every rank is sized as the smallest one")
+    L = arch.num_hidden_layers
+    stage_of_layer = [min(pp - 1, layer * pp // L) for layer in range(L)]
+    kv_frac = kv_tp_fraction(arch, tp)
+    share_of = {REP: 1.0, KVPROJ: kv_frac, SHARD: 1 / tp, EXPERT: 1 / tp, ENGRAM: 1 / tp, EMBED: 1 / tp}
+    # per stage, then host RAM at index pp: floats added in table order, as the bytes shares are fractional
+    weights = [0.0] * (pp + 1)
+    fixed_read = [0.0] * (pp + 1)
+    experts = [0.0] * (pp + 1)
+    layers: list[list[int]] = [[] for _ in range(pp)]
+    for layer, cls, b, r in table_for(tensors, arch).entries:
+        if cls == ENGRAM and engram_on_host:
+            stage, frac = pp, 1.0
+        else:
+            if layer == GLOBAL:
+                stage = 0 if cls == EMBED else pp - 1
+            else:
+                stage = stage_of_layer[layer]
+                layers[stage].append(layer)
+            frac = share_of[cls]
+        if not b:
+            continue
+        weights[stage] += b * frac
+        if cls == EXPERT:
+            experts[stage] += b * frac
+        else:
+            fixed_read[stage] += r * frac
+    used = [devices[member[st] + rank] for st in range(pp) for rank in range(tp)]
+    budgets = [device_budget(engine, d.capacity_bytes, tp * pp, activations_bytes, overhead_bytes) for d in used]
+    cap = min(b[0] - b[1] - b[2] for b in budgets)  # a rank's room for weights + KV: the smallest one's
+    slots: list[Slot] = []
+    stages: list[tuple[int, ...]] = []
+    for stage in range(pp):
+        share = tuple(kv_frac if stage_of_layer[layer] == stage else 0.0 for layer in range(L))
+        members = []
+        for rank in range(tp):
+            d = devices[member[stage] + rank]
+            members.append(len(slots))
+            dev_cap, dev_act, dev_ovh, _ = budgets[stage * tp + rank]
+            slots.append(Slot(d.accelerator.name, d.index, "unified" if d.accelerator.unified_memory else "gpu",
+                              d.node, min(dev_cap, cap + dev_act + dev_ovh), d.bandwidth_gb_s,
+                              int(weights[stage]), fixed_read[stage], int(experts[stage]), share, dev_act, dev_ovh,
+                              span(layers[stage])))
+        stages.append(tuple(members))
+    if engram_on_host:
+        slots.append(host_slot(hw, int(weights[pp]), fixed_read[pp], int(experts[pp]), L, (), "Engram tables"))
+    assumptions = [
+        f"{engine.name}: tensor parallel {tp} x pipeline parallel {pp}; routed experts split evenly across ranks",
+        *dict.fromkeys(b[3] for b in budgets if b[3]),
+    ]
+    if kv_frac == 1.0 and tp > 1:
+        assumptions.append("the KV cache (one latent / single KV head) is replicated on every tensor-parallel rank")
+    return Layout("tensor_parallel" if len(devices) > 1 else "single", "none", tuple(slots), tuple(stages),
+                  tp=tp, pp=pp, engram_on_host=engram_on_host, warnings=tuple(warnings),
+                  assumptions=tuple(assumptions))
