@@ -111,6 +111,12 @@ def _references(checked: Checked, known_ids: Mapping[str, Collection[str]]) -> I
     for entry, raw in checked.get("engine", {}).values():
         for index, quant in enumerate(entry.supported_quants):
             yield from _reference(raw, ("supported_quants", index), quant, "quant", quants)
+        for li, limit in enumerate(entry.limits):
+            for index, acc in enumerate(limit.accelerators):
+                yield from _reference(raw, ("limits", li, "accelerators", index), acc, "accelerator", accelerators)
+            for field in ("quants", "except_quants"):
+                for index, quant in enumerate(getattr(limit, field) or []):
+                    yield from _reference(raw, ("limits", li, field, index), quant, "quant", quants)
     for entry, raw in checked.get("system", {}).values():
         for index, part in enumerate(entry.accelerators):
             yield from _reference(

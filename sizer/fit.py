@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from .activations import activation_bytes, runtime_overhead_bytes
 from .calibration import efficiency_for
 from .catalog import Catalog, load_catalog
+from .engine_support import engine_limit
 from .errors import BadValueError
 from .hardware import Hardware, build_hardware
 from .kv_cache import kv_cache_per_layer, resolve_kv_dtype
@@ -315,6 +316,9 @@ def _hardware_warnings(f: Fitter, hw: Hardware, layout: Layout) -> list[str]:
     out = []
     q = f.quant
     for acc, _ in hw.accelerators:
+        why = engine_limit(f.engine, acc, q.id if q is not None else "")
+        if why is not None and q is not None:
+            out.append(why)
         if q is not None and q.requires_native and q.requires_native not in acc.native_formats and not (
                 q.requires_native in ("nvfp4", "mxfp4") and "fp4" in acc.native_formats):
             out.append(f"{q.name} on {acc.name}: no native {q.requires_native.upper()} units, so it runs "

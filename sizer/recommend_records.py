@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from .cost import Build, Capex, Power, platform_for
+from .engine_support import platforms_of
 from .hardware import Hardware
 from .perf import Speed
 from .placement import Layout, Verdict
@@ -21,15 +22,6 @@ __all__ = [
     "Exported", "Miss", "Placed", "SearchLimits", "Task", "describe", "format_runs_on", "generic_build",
     "machine_key", "platforms_of", "ram_bandwidth", "ram_bytes",
 ]
-
-
-def platforms_of(acc: Accelerator) -> frozenset[str]:
-    """Engine platforms an accelerator runs (engines.yaml `platforms`)."""
-    vendor = acc.vendor.lower()
-    return frozenset({
-        "nvidia": ("cuda", "vulkan"), "amd": ("rocm", "vulkan"), "apple": ("metal",), "intel": ("xpu", "vulkan"),
-        "huawei": ("npu",), "google": ("tpu",),
-    }.get(vendor, ()))
 
 
 def format_runs_on(fmt: QuantFormat, acc: Accelerator) -> bool:

@@ -21,8 +21,9 @@ from functools import partial
 
 from .catalog import Catalog
 from .cost import Build, HostPlatform, platform_for
+from .engine_support import engine_limit
 from .errors import UnknownNameError
-from .recommend_records import Task, format_runs_on, platforms_of
+from .recommend_records import Task, format_runs_on
 from .recommend_search import Search
 from .schema import Accelerator, Engine, QuantFormat, System
 
@@ -57,8 +58,7 @@ class Space:
 
 def engines_for(fmt: QuantFormat, acc: Accelerator, pool: Sequence[Engine], chosen: bool) -> list[Engine]:
     """Engines that load `fmt` on `acc`'s platform: the user's, or the preferred ones."""
-    plats = platforms_of(acc)
-    fits = [e for e in pool if fmt.id in e.supported_quants and plats & set(e.platforms)]
+    fits = [e for e in pool if fmt.id in e.supported_quants and engine_limit(e, acc, fmt.id) is None]
     if chosen:
         return fits
     order = {eid: i for i, eid in enumerate(_PREFERRED_ENGINES)}

@@ -6,9 +6,9 @@ from typing import Literal
 
 from pydantic import Field
 
-from .common import Entry, StrictModel
+from .common import Entry, SourceUrl, StrictModel
 
-__all__ = ["Engine", "EngineDeviceTier", "KvCacheDtype"]
+__all__ = ["Engine", "EngineDeviceTier", "EngineLimit", "KvCacheDtype"]
 
 
 class KvCacheDtype(StrictModel):
@@ -16,6 +16,23 @@ class KvCacheDtype(StrictModel):
 
     name: str = Field(description="The engine's own spelling (f16, q8_0, fp8_e4m3, auto).")
     bytes_per_element: float = Field(gt=0, le=4, description="Storage bytes per cached value, scales included.")
+
+
+class EngineLimit(StrictModel):
+    """Accelerators on which the engine does not run some (or all) formats, though its platform matches."""
+
+    accelerators: list[str] = Field(default_factory=list, description="Accelerator ids the limit applies to.")
+    compute_capability_below: str | None = Field(
+        default=None, description="Also every NVIDIA part whose CUDA compute capability is below this (e.g. '8.9')."
+    )
+    quants: list[str] | None = Field(
+        default=None, description="Formats it cannot run there; null means every format except `except_quants`."
+    )
+    except_quants: list[str] = Field(
+        default_factory=list, description="With quants null: the only formats that do run there."
+    )
+    reason: str = Field(description="Why, in words shown to the user.")
+    source: SourceUrl = Field(description="Where the limit is documented.")
 
 
 class EngineDeviceTier(StrictModel):
@@ -44,7 +61,7 @@ class Engine(Entry):
 
     kind: Literal["engine"] = Field(default="engine", description="Entry kind marker.")
     name: str = Field(description="Display name.")
-    platforms: list[Literal["cuda", "rocm", "metal", "cpu", "xpu", "npu", "vulkan", "tpu"]] = Field(
+    platforms: list[Literal["cuda", "rocm", "metal", "cpu", "xpu", "hpu", "npu", "vulkan", "tpu"]] = Field(
         min_length=1, description="Backends the engine runs on."
     )
     supported_quants: list[str] = Field(min_length=1, description="Quant format ids the engine can load.")
@@ -78,3 +95,7 @@ class Engine(Entry):
         description="Which activation memory rule applies."
     )
     launch_command: str | None = Field(default=None, description="Program that starts a server (vllm serve, llama-server).")
+    limits: list[EngineLimit] = Field(
+        default_factory=list,
+        description="Accelerators where the engine does not run some formats although its platform matches.",
+    )
