@@ -1,6 +1,6 @@
 """Catalog files -> raw entries: where the files are, which kind each holds, and how overlays merge.
 
-Built-in files are found under the `gpu_catalog` package (importlib.resources), overlays under the
+Built-in files are found in the `gpu_catalog` package folder (importlib.resources in a zip), overlays under the
 paths given; folders are read recursively, sorted by path. Each file holds a list of entries.
 The kind of a built-in entry follows from its file (`accelerators/*.yaml`, `models/*.yaml`,
 `quantization.yaml`, `engines.yaml`, `systems.yaml`); an overlay entry names it in `kind` unless
@@ -12,12 +12,13 @@ from __future__ import annotations
 import re
 from collections.abc import Collection, Iterator, Mapping
 from dataclasses import dataclass, field
-from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .errors import CatalogIssue
-from .yamlio import Loc, YamlDocument, parse_yaml, read_yaml
+
+if TYPE_CHECKING:  # yamlio (and yaml) load when a file is read: a catalog from the cache needs neither
+    from .yamlio import Loc, YamlDocument
 
 __all__ = [
     "BUILTIN_FILES",
@@ -26,10 +27,12 @@ __all__ = [
     "RawEntry",
     "builtin_files",
     "builtin_kind",
+    "builtin_root",
     "document_issues",
     "entries_of",
     "merge_override",
     "overlay_files",
+    "yaml_files",
 ]
 
 # kind -> built-in location: a folder (trailing slash) or a file at the top of gpu_catalog/
@@ -69,14 +72,14 @@ class RawEntry:
         return CatalogIssue(file, line, column, field_path, message)
 
 
-def _yaml_files(root: Any, prefix: str = "") -> Iterator[tuple[str, Any]]:
-    """(relative path, Traversable/Path) of every YAML file under `root`, sorted by path."""
+def yaml_files(root: Any, prefix: str = "") -> Iterator[tuple[str, Any]]:
+    """(relative path, Traversable/Path) of every catalog YAML file under `root`, sorted by path."""
     children = sorted(root.iterdir(), key=lambda c: c.name)
     for child in children:
         rel = f"{prefix}{child.name}"
         if child.is_dir():
             if child.name not in ("__pycache__", "schemas") and not child.name.startswith("."):
-                yield from _yaml_files(child, rel + "/")
+                yield from yaml_files(child, rel + "/")
         elif child.name.endswith(_YAML_SUFFIXES):
             yield rel, child
 
@@ -89,12 +92,28 @@ def builtin_kind(relative_path: str) -> str | None:
     return RAW_TABLES.get(relative_path)
 
 
+def builtin_root() -> Any:
+    """The built-in catalog folder: a Path when it is installed as files (the usual case), else
+    the package's Traversable (a zip install)."""
+    import gpu_catalog
+
+    file = getattr(gpu_catalog, "__file__", None)
+    folder = Path(file).parent if file else None
+    if folder is not None and folder.is_dir():
+        return folder
+    from importlib import resources
+
+    return resources.files("gpu_catalog")
+
+
 def builtin_files(base: str | Path | None = None) -> list[tuple[str, YamlDocument]]:
     """(kind or raw table, parsed document) of every built-in catalog file (or of the files of a
     folder laid out like gpu_catalog/, when `base` is given)."""
-    root: Any = resources.files("gpu_catalog") if base is None else Path(base)
+    from .yamlio import YamlDocument, read_yaml
+
+    root: Any = builtin_root() if base is None else Path(base)
     out = []
-    for rel, item in _yaml_files(root):
+    for rel, item in yaml_files(root):
         kind = builtin_kind(rel)
         doc = read_yaml(Path(str(item))) if isinstance(item, Path) else _read_traversable(item, rel)
         if kind is None:
@@ -111,14 +130,18 @@ def builtin_files(base: str | Path | None = None) -> list[tuple[str, YamlDocumen
 
 def _read_traversable(item: Any, rel: str) -> YamlDocument:
     """A catalog file inside a zip or other non-filesystem install (no parse cache there)."""
+    from .yamlio import parse_yaml
+
     return parse_yaml(item.read_text(encoding="utf-8"), f"gpu_catalog/{rel}")
 
 
 def overlay_files(path: str) -> list[YamlDocument]:
     """Parsed documents of an overlay file, or of every YAML file under an overlay folder."""
+    from .yamlio import YamlDocument, read_yaml
+
     root = Path(path)
     if root.is_dir():
-        return [read_yaml(p, display_name=str(root / rel)) for rel, p in _yaml_files(root)]
+        return [read_yaml(p, display_name=str(root / rel)) for rel, p in yaml_files(root)]
     if not root.exists():
         return [YamlDocument(path, None, {}, (CatalogIssue(path, 1, 1, "", "no such file or directory"),))]
     return [read_yaml(root, display_name=path)]

@@ -9,6 +9,10 @@ Overlays (`--catalog PATH`, `SIZER_CATALOG`) are files or folders of entries app
 the built-in catalog: an entry with a new id adds it (it names its `kind`), an entry with an
 existing id overrides fields of it (see `_catalog_files.merge_override`). Every entry, merged or
 not, then goes through the same schema and cross-entry checks.
+
+The built-in catalog alone, once valid, is kept validated in the user's cache folder
+(`sizer._catalog_cache`): a cold run then rebuilds its entries without validating them again.
+Overlays are validated on every run, and `validate_catalog` always validates.
 """
 
 from __future__ import annotations
@@ -18,16 +22,17 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel
 
-from ._catalog_checks import Checked, cross_entry_issues
-from ._catalog_collect import Collector, validate_entries
-from ._catalog_files import KINDS, RawEntry, builtin_files, overlay_files
+from ._catalog_files import KINDS
 from .errors import CatalogError, CatalogIssue
 from .names import NameIndex
 from .schema import Accelerator, CalibrationEntry, Engine, ModelEntry, QuantFormat, System
+
+if TYPE_CHECKING:
+    from ._catalog_checks import Checked
 
 __all__ = [
     "ENV_VAR",
@@ -79,7 +84,7 @@ class Catalog:
     engines: dict[str, Engine] = field(default_factory=dict)
     systems: dict[str, System] = field(default_factory=dict)
     calibration: dict[str, CalibrationEntry] = field(default_factory=dict)  # speed factors (sizer.calibrate)
-    _raws: dict[str, RawEntry] = field(default_factory=dict, repr=False)
+    _raws: dict[str, Any] = field(default_factory=dict, repr=False)  # id -> RawEntry or CachedOrigin
     _indexes: dict[str, NameIndex] = field(default_factory=dict, repr=False)
 
     def __repr__(self) -> str:
@@ -132,7 +137,7 @@ def load_catalog(overlays: Sequence[str | Path] = (), *, base: str | Path | None
     """The built-in catalog plus `overlays`, cached per overlay list. Raises CatalogError if invalid.
 
     `base` replaces the built-in catalog by a folder laid out like gpu_catalog/ (used by tests)."""
-    catalog, issues = _cached_build(tuple(map(str, overlays)), None if base is None else str(base))
+    catalog, issues = _cached(overlays, base)
     if issues:
         raise CatalogError(issues)
     return catalog
@@ -142,7 +147,7 @@ def build_catalog(
     overlays: Sequence[str | Path] = (), *, base: str | Path | None = None
 ) -> tuple[Catalog, list[CatalogIssue]]:
     """The entries that are valid and every issue, without raising (cached like `load_catalog`)."""
-    catalog, issues = _cached_build(tuple(map(str, overlays)), None if base is None else str(base))
+    catalog, issues = _cached(overlays, base)
     return catalog, list(issues)
 
 
@@ -150,25 +155,67 @@ def validate_catalog(
     paths: Iterable[str | Path] = (), *, base: str | Path | None = None
 ) -> list[CatalogIssue]:
     """Every problem of the built-in catalog with `paths` as overlays (files or folders); empty if valid.
-    Cached like `load_catalog` (see `clear_cache`).
+    Validated in this process (never read from the cache folder), then cached like `load_catalog`
+    (see `clear_cache`).
 
     `base` replaces the built-in catalog by a folder laid out like gpu_catalog/ (used by tests)."""
-    return list(_cached_build(tuple(map(str, paths)), None if base is None else str(base))[1])
+    return list(_cached(paths, base, validate=True)[1])
 
 
 def clear_cache() -> None:
     """Forget loaded catalogs (tests that rewrite an overlay file in place)."""
     _cached_build.cache_clear()
+    _BUILTIN.clear()
+
+
+_Result = tuple[Catalog, tuple[CatalogIssue, ...]]
+_BUILTIN: dict[str, _Result] = {}  # the built-in catalog alone, "loaded" / "validated" in this process
+
+
+def _cached(overlays: Iterable[str | Path], base: str | Path | None, *, validate: bool = False) -> _Result:
+    paths = tuple(map(str, overlays))
+    if paths or base is not None:
+        return _cached_build(paths, None if base is None else str(base))
+    if validate:  # validate_catalog: validated in this process, never read from the cache folder
+        if "validated" not in _BUILTIN:
+            _BUILTIN["validated"] = _builtin(from_store=False)
+        return _BUILTIN["validated"]
+    if "loaded" not in _BUILTIN:
+        _BUILTIN["loaded"] = _BUILTIN.get("validated") or _builtin(from_store=True)
+    return _BUILTIN["loaded"]
 
 
 @lru_cache(maxsize=8)
-def _cached_build(overlays: tuple[str, ...], base: str | None) -> tuple[Catalog, tuple[CatalogIssue, ...]]:
+def _cached_build(overlays: tuple[str, ...], base: str | None) -> _Result:
     return _build(overlays, base)
+
+
+def _builtin(from_store: bool) -> _Result:
+    """The built-in catalog, from the cache folder (`from_store`) or validated; a valid one is
+    stored when the cache does not hold it yet (or could not be read)."""
+    from . import _catalog_cache
+
+    key = _catalog_cache.key()  # before reading any file: an edit made meanwhile changes the key
+    stored = _catalog_cache.load(key, KIND_MODELS) if key and from_store else None
+    if stored is not None:
+        tables, origins = stored
+        return Catalog(**{KIND_TABLES[kind]: table for kind, table in tables.items()}, _raws=origins), ()
+    catalog, issues = _build(())
+    if key and not issues and (from_store or not _catalog_cache.holds(key)):
+        tables = {kind: getattr(catalog, KIND_TABLES[kind]) for kind in KIND_MODELS}
+        where = {i: (raw.doc.file, raw.path) for i, raw in catalog._raws.items()}
+        _catalog_cache.store(key, KIND_MODELS, tables, where)
+    return catalog, issues
 
 
 def _build(
     overlays: tuple[str, ...], base: str | Path | None = None
 ) -> tuple[Catalog, tuple[CatalogIssue, ...]]:
+    """Read, merge and validate: the entries that passed every check, and every issue."""
+    from ._catalog_checks import cross_entry_issues
+    from ._catalog_collect import Collector, validate_entries
+    from ._catalog_files import builtin_files, overlay_files
+
     collector = Collector({kind: model.model_fields for kind, model in KIND_MODELS.items()})
     for kind, doc in builtin_files(base):
         collector.builtin(kind, doc)

@@ -28,7 +28,6 @@ COMMANDS: dict[str, str] = {
     "detect": "sizer.commands.detect:detect_command",
     "engines": "sizer.commands.browse:engines",
     "fit": "sizer.commands.fit:fit_command",
-    "fit": "sizer.commands.fit:fit_command",
     "gpus": "sizer.commands.browse:gpus",
     "models": "sizer.commands.browse:models",
     "plan": "sizer.commands.recommend:plan_command",

@@ -33,6 +33,7 @@ embeddings by MLX.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from functools import cache
 from math import ceil
 
 from .errors import BadValueError
@@ -42,17 +43,23 @@ from .tensors import Role, Tensor
 __all__ = ["checkpoint_tensor_types", "matrix_bytes"]
 
 _FLOAT_BYTES = {"F32": 4, "F16": 2, "BF16": 2}
-_MLX_ROUTER = QuantFormat(  # mlx-lm's per-model predicates keep MoE routers at 8 bits, group 64
-    id="mlx-8bit-router",
-    format_kind="mlx",
-    name="MLX 8-bit",
-    weight_bits=8,
-    group_size=64,
-    scale_bits=16,
-    zero_point_bits=16,
-    compute_precision="fp16",
-    sources=["https://github.com/ml-explore/mlx-lm"],
-)
+
+
+@cache
+def _mlx_router() -> QuantFormat:
+    """mlx-lm's per-model predicates keep MoE routers at 8 bits, group 64. Built on first use: at
+    import time it would build QuantFormat's validator in every cold run."""
+    return QuantFormat(
+        id="mlx-8bit-router",
+        format_kind="mlx",
+        name="MLX 8-bit",
+        weight_bits=8,
+        group_size=64,
+        scale_bits=16,
+        zero_point_bits=16,
+        compute_precision="fp16",
+        sources=["https://github.com/ml-explore/mlx-lm"],
+    )
 
 
 def _ints(x: float) -> int:
@@ -173,7 +180,7 @@ def _one(t: Tensor, fmt: QuantFormat, other: QuantFormat) -> tuple[str, int]:
             return "FP8 + UE8M0/32", rows * (t.shape[0] + ceil(t.shape[0] / 32))
         return _quantized(t, fmt) if fmt.quantizes_embeddings else _float_bytes(t, "BF16")
     if t.role is Role.ROUTER or "gate_inp" in kind:
-        return _quantized(t, _MLX_ROUTER) if mlx else _float_bytes(t, "BF16")
+        return _quantized(t, _mlx_router()) if mlx else _float_bytes(t, "BF16")
     if t.role is Role.NORM:
         return _float_bytes(t, "BF16")
     if t.role is Role.EMBEDDING:
