@@ -31,7 +31,7 @@ def register(*families: str) -> Callable[[Builder], Builder]:
 
 def _load_families() -> None:
     # importing the family modules registers their builders
-    from . import dense, deepseek, moe, qwen3_next  # noqa: F401
+    from . import deepseek, dense, moe, qwen3_next  # noqa: F401
 
 
 @lru_cache(maxsize=256)

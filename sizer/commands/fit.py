@@ -72,7 +72,8 @@ def local_hardware_args(here: bool, gpus: tuple[Any, ...], ram_bytes: int | None
 @format_option()
 def fit_command(model: str | None, quants: tuple[str, ...], gpus: tuple[Any, ...], nodes: int,
                 ram_bytes: int | None, ram_bandwidth_gb_s: float | None, system: str | None, here: bool,
-                wired_limit_bytes: int | None, context_tokens: int | None, users: int, kv_dtype: str | None, engine: str | None, offload: str,
+                wired_limit_bytes: int | None, context_tokens: int | None, users: int, kv_dtype: str | None,
+                engine: str | None, offload: str,
                 params: int | None, active: int | None, layers: int | None, hidden: int | None,
                 kv_heads: int | None, head_dim: int | None, fmt: str) -> None:
     """Memory breakdown, placement, verdict and speed of MODEL.

@@ -134,7 +134,7 @@ class Accelerator(Entry):
     confidence: Literal["high", "medium", "low"] = Field(description="How well the figures are sourced.")
 
     @model_validator(mode="after")
-    def _usable_not_above_marketed(self) -> "Accelerator":
+    def _usable_not_above_marketed(self) -> Accelerator:
         marketed_gib = self.memory_gb_marketed * 1e9 / 2**30
         # A label of "80 GB" is often 80 GiB of physical memory, so allow the binary reading of the label.
         if self.memory_gib_usable > max(marketed_gib, self.memory_gb_marketed) * 1.0001:

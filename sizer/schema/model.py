@@ -153,7 +153,7 @@ class Architecture(StrictModel):
         return self.n_routed_experts is not None
 
     @model_validator(mode="after")
-    def check_family(self) -> "Architecture":
+    def check_family(self) -> Architecture:
         required: dict[str, tuple[str, ...]] = {
             "moe": ("n_routed_experts", "num_experts_per_tok", "moe_intermediate_size"),
             "mla": ("q_lora_rank", "kv_lora_rank", "qk_nope_head_dim", "qk_rope_head_dim", "v_head_dim"),

@@ -104,7 +104,7 @@ class QuantFormat(Entry):
     quality: list[QualityFigure] = Field(default_factory=list, description="Published quality figures.")
 
     @model_validator(mode="after")
-    def _fields_for_kind(self) -> "QuantFormat":
+    def _fields_for_kind(self) -> QuantFormat:
         need: dict[str, tuple[str, ...]] = {
             "ggml_type": ("ggml_type_id", "block_size", "type_size_bytes"),
             "gguf_file_type": ("llama_ftype_id", "base_ggml_type"),
