@@ -29,6 +29,8 @@ from .tensors import QuantizedTensor
 __all__ = ["DEFAULT_CONTEXT_TOKENS", "fit", "compare_quants", "default_engine", "quant_kernel"]
 
 DEFAULT_CONTEXT_TOKENS = 8192
+# engines whose kernels the calibration measurements (sizer/data/measurements.yaml) were taken with
+_CALIBRATED_ENGINES = frozenset({"llama.cpp", "ollama"})
 # Devices vLLM leaves on its small max_num_batched_tokens default whatever their memory (catalog ids contain
 # these; vLLM matches the device name): https://github.com/vllm-project/vllm/blob/v0.33.0/vllm/engine/arg_utils.py
 _VLLM_SMALL_BATCH = ("a100", "gb10")
@@ -267,6 +269,9 @@ def _result(f: Fitter, hw: Hardware | None, offload: str, *, context_given: bool
         layout, verdict, speed = placed
         warnings += list(layout.warnings) + _hardware_warnings(f, hw, layout)
         assumptions += list(layout.assumptions) + list(hw.capacity_notes()) + list(speed.assumptions)
+        if f.engine.id not in _CALIBRATED_ENGINES:
+            warnings.append(f"speed factors are fitted on llama.cpp measurements; {f.engine.name} speeds are "
+                            "not calibrated on its own published figures (treat them as an upper estimate)")
         placement = [_usage(u) for u in verdict.usages]
         fits, binding, offload_mode = verdict.fits, verdict.binding_constraint, layout.offload
         perf = PerformanceResult(
