@@ -302,11 +302,21 @@ def _result(f: Fitter, hw: Hardware | None, offload: str, *, context_given: bool
         memory=MemoryResult(weights_bytes=mem.weights_bytes, kv_cache_bytes=mem.kv_cache_bytes,
                             activations_bytes=mem.activations_bytes, overhead_bytes=mem.overhead_bytes,
                             total_bytes=mem.total_bytes, weights_by_class=dict(sorted(mem.weights_by_role.items())),
-                            kv_cache_bytes_per_token=mem.kv_bytes_per_token, kv_cache_state_bytes=mem.kv_state_bytes),
+                            kv_cache_bytes_per_token=mem.kv_bytes_per_token, kv_cache_state_bytes=mem.kv_state_bytes,
+                            mtp_weights_bytes=_mtp_bytes(f)),
         placement=placement, fits=fits, binding_constraint=binding, offload=offload_mode, performance=perf,
         max_context=max_ctx, max_concurrency=max_conc, quality_loss=quality,
         warnings=list(dict.fromkeys(warnings)), assumptions=list(dict.fromkeys(assumptions)),
     )
+
+
+def _mtp_bytes(f: Fitter) -> int:
+    """Bytes of the MTP layers in this format (the inventory flags them; quantization leaves them out)."""
+    m = f.model
+    if f.quant is None or m.tensors is None or not any(t.is_mtp for t in m.tensors):
+        return 0
+    with_mtp = assign(m.tensors, f.quant, f.catalog, arch=m.arch, include_mtp=True)
+    return sum(qt.weights_bytes for qt in with_mtp if qt.tensor.is_mtp)
 
 
 def _usage(u) -> DeviceUsage:  # type: ignore[no-untyped-def]

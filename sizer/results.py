@@ -40,6 +40,11 @@ class MemoryResult(_Result):
     weights_by_class: dict[str, int] = Field(default_factory=dict, description="Weight bytes per tensor role.")
     kv_cache_bytes_per_token: float = Field(default=0.0, description="Asymptotic KV bytes per token per sequence.")
     kv_cache_state_bytes: int = Field(default=0, description="Fixed per-sequence state (linear attention), all users.")
+    mtp_weights_bytes: int = Field(
+        default=0,
+        description="Weights of multi-token-prediction layers in this format: stored in checkpoints that ship "
+        "them, not loaded by default (so not in weights_bytes).",
+    )
 
 
 class DeviceUsage(_Result):
