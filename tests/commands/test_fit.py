@@ -86,3 +86,11 @@ def test_table_output_shows_verdict_tiers_and_assumptions(run_cli) -> None:
     out = run_cli("fit", "deepseek-v3", "-q", "q4_k_m", "--gpu", "RTX 5090", "--ram", "768", "-c", "32k").stdout
     for cell in ("FITS", "host RAM", "routed experts", "decode, 1 sequence", "bound by", "Assumptions"):
         assert cell in out
+
+
+def test_mtp_layers_are_reported_apart_from_the_loaded_weights(run_cli) -> None:
+    r = _json(run_cli("fit", "deepseek-v3", "-f", "json"))
+    # DeepSeek's README_WEIGHTS: the MTP module holds 11.5B unique parameters; FP8 stores ~1 byte each
+    assert 11.4e9 < r["memory"]["mtp_weights_bytes"] < 11.8e9
+    dense = _json(run_cli("fit", "llama-3.1-8b", "-f", "json"))
+    assert dense["memory"]["mtp_weights_bytes"] == 0
