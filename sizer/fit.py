@@ -264,8 +264,13 @@ def _result(f: Fitter, hw: Hardware | None, offload: str, *, context_given: bool
     offload_mode = "none"
     if hw is not None:
         placed = f.place(hw, offload)
+        if placed is None and offload not in ("auto", "none"):
+            why = "unified memory has no separate host RAM" if hw.is_unified else (
+                "no host RAM given (--ram)" if not hw.host_ram_bytes else f"{f.engine.name} cannot offload {offload}")
+            warnings.append(f"--offload {offload} does not apply here ({why}); placed without it")
+            placed = f.place(hw, "auto")
         if placed is None:
-            raise BadValueError("no GPU given to place the model on")
+            raise BadValueError("no GPU given to place the model on (give --gpu, --system, --ram or --here)")
         layout, verdict, speed = placed
         warnings += list(layout.warnings) + _hardware_warnings(f, hw, layout)
         assumptions += list(layout.assumptions) + list(hw.capacity_notes()) + list(speed.assumptions)

@@ -94,3 +94,9 @@ def test_mtp_layers_are_reported_apart_from_the_loaded_weights(run_cli) -> None:
     assert 11.4e9 < r["memory"]["mtp_weights_bytes"] < 11.8e9
     dense = _json(run_cli("fit", "llama-3.1-8b", "-f", "json"))
     assert dense["memory"]["mtp_weights_bytes"] == 0
+
+
+def test_an_offload_that_cannot_apply_is_a_warning_not_an_error(run_cli) -> None:
+    r = _json(run_cli("fit", "llama-3.1-8b", "--gpu", "M3 Ultra", "--ram", "96", "--offload", "experts", "-f", "json"))
+    assert r["fits"] is True and r["offload"] == "none"
+    assert any("--offload experts does not apply" in w for w in r["warnings"])
