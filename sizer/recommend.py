@@ -19,7 +19,7 @@ from dataclasses import dataclass
 
 from .catalog import Catalog, load_catalog
 from .cost import DEFAULT_USD_PER_KWH, ELECTRICITY_SOURCE, PUE_SOURCE, CostOptions
-from .errors import BadValueError, UnknownNameError
+from .errors import BadValueError, UnknownNameError, suggest
 from .fit import DEFAULT_CONTEXT_TOKENS
 from .memory import Workload
 from .modelref import RawCounts, ResolvedModel, resolve_model
@@ -158,6 +158,9 @@ def recommend(
     kept.sort(key=lambda f: _format_rank(f, quality[f.id], catalog))
     pool = _engines(catalog, c.engines)
     vendors = frozenset(v.lower() for v in c.vendors)
+    known_vendors = {a.vendor.lower() for a in catalog.accelerators.values()}
+    for v in sorted(vendors - known_vendors):
+        raise UnknownNameError("vendor", v, suggest(v, sorted(known_vendors)) or sorted(known_vendors))
     owned, owned_systems = resolve_have(catalog, c.have)
     space = Space(catalog, tuple(a for a in catalog.accelerators.values() if not vendors or a.vendor.lower() in vendors),
                   tuple(pool), bool(c.engines), owned, owned_systems,

@@ -271,3 +271,11 @@ def test_ram_speed_bound_never_prunes_what_the_core_would_accept() -> None:
                         assert p.per_user_tps <= bound * (1 + 1e-9), (model, q, gpu, ram)
                         checked += 1
     assert checked > 20
+
+
+def test_an_unknown_vendor_is_a_usage_error_with_suggestions() -> None:
+    from sizer.errors import UnknownNameError
+    from sizer.recommend import Constraints, recommend
+
+    with pytest.raises(UnknownNameError, match="nvidia"):
+        recommend("llama-3.1-8b", Constraints(vendors=("nvdia",)))
