@@ -21,7 +21,7 @@ from .memory import MemoryBreakdown, Workload, breakdown
 from .modelref import RawCounts, ResolvedModel, resolve_model
 from .perf import Efficiency, Speed, SpeedInputs, estimate
 from .placement import Layout, Verdict, evaluate, layouts_for
-from .quant import assign, bits_per_weight, resolve_quant
+from .quant import assign, resolve_quant
 from .results import DeviceUsage, FitResult, MemoryResult, ModelResult, PerformanceResult, QuantRow
 from .schema import Engine, QuantFormat
 from .tensors import QuantizedTensor
@@ -363,5 +363,3 @@ def compare_quants(model: str | RawCounts, quants: list[str], *, catalog: Catalo
                              total_bytes=r.memory.total_bytes, fits=r.fits))
     return rows
 
-
-_ = bits_per_weight  # re-exported helper kept for API users

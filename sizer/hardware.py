@@ -260,7 +260,10 @@ def build_hardware(
         else:
             intra = 2 * min(pcie_gb_s_per_direction(a) for a, _ in accs)
     if nodes > 1 and inter is None:
-        inter = 50.0  # one 400 Gb/s NIC per GPU (DGX H100 class); stated in assumptions by placement
+        inter = 50.0  # one 400 Gb/s NIC per GPU, per direction (DGX H100 class)
+        notes.append("between nodes: one 400 Gb/s NIC per GPU assumed (50 GB/s per direction, DGX H100 class: "
+                      "https://docs.nvidia.com/dgx-basepod/reference-architecture-infrastructure-foundation-enterprise-ai/"
+                      "latest/core-components.html)")
     return Hardware(
         accelerators=tuple(accs),
         nodes=nodes,

@@ -7,9 +7,9 @@ per token per device), so they live in one place.
 from __future__ import annotations
 
 from .schema import Architecture
-from .tensors import QuantizedTensor, Role, Tensor
+from .tensors import Role, Tensor
 
-__all__ = ["active_bytes", "distinct_experts_read", "kv_tp_fraction", "read_fraction", "tp_fraction"]
+__all__ = ["distinct_experts_read", "kv_tp_fraction", "read_fraction", "tp_fraction"]
 
 # Tensors vLLM keeps whole on every tensor-parallel rank (ReplicatedLinear in its model code):
 # MLA's q_a / kv_a down-projections and their norms, routers. DeepSeek V4 / V4.1 have one shared KV
@@ -70,6 +70,3 @@ def kv_tp_fraction(arch: Architecture, tp: int) -> float:
     kv = arch.num_key_value_heads
     return max(1, kv // tp) / kv
 
-
-def active_bytes(qt: QuantizedTensor, arch: Architecture, batch: int = 1) -> float:
-    return qt.weights_bytes * read_fraction(qt.tensor, arch, batch)
