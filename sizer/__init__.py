@@ -5,7 +5,8 @@ The public Python API (the CLI is a thin layer over it)::
     from sizer import fit, recommend, load_catalog
     result = fit("deepseek-v3", quant="q4_k_m", gpus=(("RTX 5090", 1),), ram_bytes=768 * 10**9)
 
-Names are imported lazily so `import sizer` stays cheap.
+Names are imported lazily so `import sizer` stays cheap. No module of the package is named like one of
+these functions, so `from sizer import fit` always gives the function.
 """
 
 from __future__ import annotations
@@ -16,20 +17,20 @@ __version__ = "0.1.0"
 __all__ = ["FitResult", "RawCounts", "detect", "fit", "load_catalog", "recommend"]
 
 if TYPE_CHECKING:
-    from .catalog import load_catalog
-    from .detect import detect
-    from .fit import fit
-    from .modelref import RawCounts
-    from .recommend import recommend
-    from .results import FitResult
+    from sizer.catalog.loading import load_catalog
+    from sizer.machine.detection import detect
+    from sizer.model.reference import RawCounts
+    from sizer.recommendation.pipeline import recommend
+    from sizer.sizing.fitter import fit
+    from sizer.sizing.results import FitResult
 
 _WHERE = {
-    "fit": "sizer.fit",
-    "recommend": "sizer.recommend",
-    "load_catalog": "sizer.catalog",
-    "detect": "sizer.detect",
-    "RawCounts": "sizer.modelref",
-    "FitResult": "sizer.results",
+    "fit": "sizer.sizing.fitter",
+    "recommend": "sizer.recommendation.pipeline",
+    "load_catalog": "sizer.catalog.loading",
+    "detect": "sizer.machine.detection",
+    "RawCounts": "sizer.model.reference",
+    "FitResult": "sizer.sizing.results",
 }
 
 

@@ -1,6 +1,6 @@
 """`python -m sizer` runs the command line."""
 
-from .cli import main
+from sizer.cli import main
 
 __all__: list[str] = []
 

@@ -12,15 +12,15 @@ from __future__ import annotations
 import importlib
 import os
 import sys
-from dataclasses import dataclass
 from typing import Any
 
 import click
 
-from . import __version__
-from .errors import InputError, UsageProblem
+from sizer import __version__
+from sizer.commands._state import CliState
+from sizer.errors import InputError, UsageProblem
 
-__all__ = ["COMMANDS", "CliState", "cli", "main"]
+__all__ = ["COMMANDS", "cli", "main"]
 
 # command name -> "module:attribute" of its click command; add a line to register a command module
 COMMANDS: dict[str, str] = {
@@ -36,21 +36,6 @@ COMMANDS: dict[str, str] = {
     "systems": "sizer.commands.browse:systems",
 }
 _TRUE = ("1", "true", "yes", "on")
-
-
-@dataclass(frozen=True, slots=True)
-class CliState:
-    """What the root group passes to every command (`ctx.obj`)."""
-
-    catalog_paths: tuple[str, ...] = ()  # --catalog options, in order
-    debug: bool = False
-
-    @property
-    def overlays(self) -> tuple[str, ...]:
-        """SIZER_CATALOG overlays, then --catalog ones (a later overlay wins)."""
-        from .catalog import overlay_paths_from_env
-
-        return (*overlay_paths_from_env(), *self.catalog_paths)
 
 
 class _InputFailure(click.ClickException):

@@ -14,7 +14,7 @@ import math
 import re
 from dataclasses import dataclass
 
-from .errors import BadValueError
+from sizer.errors import BadValueError
 
 __all__ = [
     "GIB",

@@ -1,6 +1,6 @@
 """The speed calibration: fresh, accurate on the published measurements, consistent with perf.
 
-The measurements (sizer/data/measurements.yaml) are the independent truth here: published tokens/s
+The measurements (sizer/calibration/measurements.yaml) are the independent truth here: published tokens/s
 on real hardware. The committed gpu_catalog/calibration.yaml must be exactly what
 `python -m sizer.calibrate --write` produces from them.
 """
@@ -13,12 +13,12 @@ from functools import cache
 
 import pytest
 
-from sizer._calibration_fit import DecodePoint, fit_class, predict_s
-from sizer._measurements import load_measurements
-from sizer.calibrate import Report, calibrate, calibration_path, main, yaml_text
-from sizer.calibration import Calibration, efficiency_for
-from sizer.catalog import load_catalog
+from sizer.calibration.command import Report, calibrate, calibration_path, main, yaml_text
+from sizer.calibration.fitting import DecodePoint, fit_class, predict_s
+from sizer.calibration.measurements import load_measurements
+from sizer.catalog.loading import load_catalog
 from sizer.schema.calibration import CalibrationEntry
+from sizer.speed.factors import Calibration, efficiency_for
 
 # Bounds on |estimate - measured| / measured, percent. The issue's target for data the fit has not seen
 # is a median decode error of at most 20%.
@@ -87,9 +87,9 @@ def test_no_calibrated_estimate_exceeds_its_roofline() -> None:
 
 def test_fitted_model_is_the_estimate() -> None:
     """The formula the fit minimizes equals what perf.estimate computes for each decode row."""
-    from sizer._measurements import resolve_case
-    from sizer.calibrate import _decode_point
-    from sizer.perf import estimate
+    from sizer.calibration.command import _decode_point
+    from sizer.calibration.measurements import resolve_case
+    from sizer.speed.estimate import estimate
 
     catalog = load_catalog()
     cal = efficiency_for(catalog)

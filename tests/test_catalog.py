@@ -13,16 +13,16 @@ from typing import Any
 
 import pytest
 
-from sizer._catalog_files import merge_override
-from sizer.catalog import (
+from sizer.catalog.files import merge_override
+from sizer.catalog.loading import (
     KIND_TABLES,
     build_catalog,
     load_catalog,
     overlay_paths_from_env,
     validate_catalog,
 )
+from sizer.catalog.names import name_tokens
 from sizer.errors import AmbiguousNameError, CatalogError, UnknownNameError
-from sizer.names import name_tokens
 
 CATALOG_DATA = Path(__file__).parent / "data" / "catalog"
 BASE = CATALOG_DATA / "base"

@@ -18,9 +18,9 @@ from typing import Any
 import pydantic
 import pytest
 
-import sizer._catalog_cache as cache
-import sizer.catalog as catalog_module
-from sizer.catalog import KIND_MODELS, KIND_TABLES, clear_cache, load_catalog, validate_catalog
+import sizer.catalog.cache as cache
+import sizer.catalog.loading as catalog_module
+from sizer.catalog.loading import KIND_MODELS, KIND_TABLES, clear_cache, load_catalog, validate_catalog
 from sizer.errors import CatalogError
 from sizer.schema import Accelerator
 
@@ -84,7 +84,7 @@ def builtin(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, fresh: None) -> Pat
     """A writable copy of the small test catalog stands in for the built-in one."""
     root = tmp_path / "gpu_catalog"
     shutil.copytree(BASE, root)
-    monkeypatch.setattr("sizer._catalog_files.builtin_root", lambda: root)
+    monkeypatch.setattr("sizer.catalog.files.builtin_root", lambda: root)
     return root
 
 
@@ -123,7 +123,7 @@ def test_the_builtin_catalog_comes_back_exactly_from_the_cache(
 def test_a_cold_run_from_the_cache_builds_no_validator_and_reads_no_yaml(fresh: None) -> None:
     load_catalog()  # fills the cache folder of this test
     code = (
-        "import sys; from sizer.catalog import load_catalog; from sizer.schema import Accelerator, ModelEntry;"
+        "import sys; from sizer.catalog.loading import load_catalog; from sizer.schema import Accelerator, ModelEntry;"
         "c = load_catalog(); c.model('deepseek-v3');"
         "print(Accelerator.__pydantic_complete__, ModelEntry.__pydantic_complete__, 'yaml' in sys.modules)"
     )

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from sizer.catalog import load_catalog
-from sizer.cost import Build, capex, platform_for
+from sizer.catalog.loading import load_catalog
+from sizer.recommendation.cost import Build, capex, platform_for
 from sizer.schema import Accelerator, QuantFormat, System
 
 CATALOG = load_catalog()

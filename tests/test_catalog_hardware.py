@@ -57,7 +57,7 @@ def _validated(model: type, raw: dict[str, Any]) -> Any:
 
 @cache
 def _catalog() -> Any:
-    from sizer.catalog import load_catalog
+    from sizer.catalog.loading import load_catalog
 
     return load_catalog()
 

@@ -8,8 +8,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from sizer.catalog import load_catalog
-from sizer.cost import (
+from sizer.catalog.loading import load_catalog
+from sizer.recommendation.cost import (
     DATACENTER_PUE,
     PLATFORMS,
     Build,

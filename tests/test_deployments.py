@@ -15,9 +15,9 @@ from typing import Any
 import pytest
 import yaml
 
-from sizer.catalog import load_catalog
-from sizer.fit import fit
-from sizer.results import FitResult
+from sizer.catalog.loading import load_catalog
+from sizer.sizing.fitter import fit
+from sizer.sizing.results import FitResult
 
 DATA = Path(__file__).parent / "data" / "deployments.yaml"
 TARGET_AGREEMENT = 0.90

@@ -17,10 +17,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from sizer._detect_host import parse_cpuinfo
-from sizer._detect_match import amd_name_from_pci, match_accelerator
-from sizer.detect import NVIDIA_EXTRA_NOTE, LocalMachine, Probes, detect, hardware_from_local
 from sizer.errors import AmbiguousNameError, SizerError, UnknownNameError
+from sizer.machine.detection import NVIDIA_EXTRA_NOTE, LocalMachine, Probes, detect, hardware_from_local
+from sizer.machine.host import parse_cpuinfo
+from sizer.machine.matching import amd_name_from_pci, match_accelerator
 
 DATA = Path(__file__).parent / "data" / "detect"
 GIB = 2**30
@@ -114,7 +114,7 @@ class NoCatalog:
 @pytest.fixture(scope="module")
 def catalog() -> Any:
     try:
-        from sizer.catalog import load_catalog
+        from sizer.catalog.loading import load_catalog
     except ModuleNotFoundError as exc:
         pytest.skip(f"sizer.catalog is not there yet ({exc})")
     try:
@@ -383,7 +383,7 @@ class IndexCatalog:
     """The real name resolver (sizer.names) over entries named as in shared/reference/accelerators.yaml."""
 
     def __init__(self, *entries: SimpleNamespace):
-        from sizer.names import NameIndex
+        from sizer.catalog.names import NameIndex
 
         self.by_id = {e.id: e for e in entries}
         self.index = NameIndex("GPU", entries)

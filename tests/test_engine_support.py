@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from sizer.catalog import load_catalog
-from sizer.engine_support import engine_limit
-from sizer.fit import fit
+from sizer.catalog.loading import load_catalog
+from sizer.sizing.engine_support import engine_limit
+from sizer.sizing.fitter import fit
 
 CAT = load_catalog()
 
@@ -29,7 +29,7 @@ def test_engine_limit(engine: str, gpu: str, quant: str, runs: bool) -> None:
 
 
 def test_an_engine_limit_naming_an_unknown_accelerator_is_a_catalog_error(tmp_path) -> None:  # type: ignore[no-untyped-def]
-    from sizer.catalog import validate_catalog
+    from sizer.catalog.loading import validate_catalog
 
     overlay = tmp_path / "limits.yaml"
     overlay.write_text(

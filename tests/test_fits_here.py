@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from sizer.catalog import load_catalog
-from sizer.fit import fit
-from sizer.fits_here import QUALITY_ORDER, best_fits
+from sizer.catalog.loading import load_catalog
+from sizer.sizing.fits_here import QUALITY_ORDER, best_fits
+from sizer.sizing.fitter import fit
 
 HARDWARE = {"gpus": (("RTX 4090", 1),), "ram_bytes": 64 * 10**9}
 

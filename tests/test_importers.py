@@ -22,10 +22,10 @@ from safetensors import safe_open
 from safetensors.numpy import save_file
 
 from sizer.errors import ModelFileError
-from sizer.importers import load_model_file
-from sizer.importers.gguf_file import read_gguf
-from sizer.importers.safetensors_file import read_safetensors
-from sizer.tensors import Role
+from sizer.model.importers import load_model_file
+from sizer.model.importers.gguf_file import read_gguf
+from sizer.model.importers.safetensors_file import read_safetensors
+from sizer.model.tensors import Role
 
 RNG = np.random.default_rng(0)
 
@@ -636,7 +636,7 @@ def test_folder_with_mistral_duplicate_weights_reads_the_hf_ones(tmp_path):
 def test_hub_path_without_huggingface_hub_is_a_clean_error(monkeypatch):
     import sys
 
-    from sizer.importers import load_from_hub
+    from sizer.model.importers import load_from_hub
 
     monkeypatch.setitem(
         sys.modules, "huggingface_hub", None

@@ -14,9 +14,9 @@ import gguf
 import pytest
 
 from sizer.errors import ModelFileError
-from sizer.importers import load_model_file
-from sizer.importers._names import hf_kind
-from sizer.importers.hf_config import architecture_from_config
+from sizer.model.importers import load_model_file
+from sizer.model.importers._names import hf_kind
+from sizer.model.importers.hf_config import architecture_from_config
 
 CONFIGS = Path(__file__).parent / "data" / "hf_configs"
 
@@ -112,8 +112,8 @@ def test_config_maps_to_the_published_architecture(model):
 @pytest.mark.parametrize("model", CATALOG_IDS)
 def test_imported_config_equals_the_catalog_entry(model):
     """Two independent readings of one model (its config.json here, vendor figures there) agree."""
-    from sizer.architecture.counts import total_params
-    from sizer.catalog import load_catalog
+    from sizer.catalog.loading import load_catalog
+    from sizer.model.architecture.counts import total_params
 
     catalog_arch = load_catalog().model(CATALOG_IDS[model]).architecture
     imported = architecture_from_config(config(model)).architecture
@@ -125,7 +125,7 @@ def test_imported_config_equals_the_catalog_entry(model):
 
 def test_official_parameter_counts_from_imported_configs():
     """Imported configs give the vendors' exact counts (keras-hub presets quoted in the reference)."""
-    from sizer.architecture import inventory
+    from sizer.model.architecture import inventory
 
     expected = {"llama-3.1-8b": 8_030_261_248, "qwen3-30b-a3b": 30_532_122_624, "gpt-oss-20b": 20_914_757_184}
     for model, count in expected.items():

@@ -17,11 +17,11 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from sizer.architecture import inventory
-from sizer.architecture.counts import active_params, total_params
-from sizer.catalog import load_catalog
+from sizer.catalog.loading import load_catalog
+from sizer.model.architecture import inventory
+from sizer.model.architecture.counts import active_params, total_params
+from sizer.model.tensors import Role
 from sizer.schema import Architecture
-from sizer.tensors import Role
 
 MY_MODELS = (
     "deepseek-v3", "deepseek-r1", "deepseek-v3.1", "deepseek-v3.2-exp", "deepseek-v3.2", "deepseek-v4-flash",
@@ -191,7 +191,7 @@ def test_v41_backbone_and_drafter(models):
 
 
 def test_v41_csa2_sources(models):
-    from sizer.architecture.deepseek_v41 import kv_source
+    from sizer.model.architecture.deepseek_v41 import kv_source
 
     arch = models["deepseek-v4.1-flash"].architecture
     tensors = inventory(arch)
@@ -206,7 +206,7 @@ def test_v41_csa2_sources(models):
 
 
 def test_v4_flash_layer_schedule(models):
-    from sizer.architecture.deepseek_v4 import compress_ratio
+    from sizer.model.architecture.deepseek_v4 import compress_ratio
 
     arch = models["deepseek-v4-flash"].architecture
     ratios = [compress_ratio(arch, i) for i in range(arch.num_hidden_layers)]
@@ -264,7 +264,7 @@ def test_names_are_gguf_names(models, model_id):
 @pytest.mark.parametrize("model_id", ["deepseek-v4-flash", "deepseek-v4-pro", "deepseek-v4.1-flash"])
 def test_kinds_without_gguf_name_are_documented(models, model_id):
     gguf = pytest.importorskip("gguf")
-    from sizer.architecture import deepseek_v4, deepseek_v41
+    from sizer.model.architecture import deepseek_v4, deepseek_v41
 
     arch = models[model_id].architecture
     doc = deepseek_v4.__doc__ + (deepseek_v41.__doc__ if arch.family == "deepseek_v41" else "")

@@ -14,12 +14,12 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from sizer.architecture import inventory
-from sizer.architecture._common import is_local_layer, is_moe_layer
-from sizer.architecture.counts import active_params, total_params
-from sizer.catalog import load_catalog
+from sizer.catalog.loading import load_catalog
+from sizer.model.architecture import inventory
+from sizer.model.architecture._common import is_local_layer, is_moe_layer
+from sizer.model.architecture.counts import active_params, total_params
+from sizer.model.tensors import Role
 from sizer.schema import Architecture
-from sizer.tensors import Role
 
 KERAS = "https://github.com/keras-team/keras-hub/blob/master/keras_hub/src/models"
 

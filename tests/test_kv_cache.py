@@ -11,7 +11,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from sizer.errors import BadValueError, UnknownNameError
-from sizer.kv_cache import (
+from sizer.memory.kv_cache import (
     COMMON_KV_DTYPES,
     kv_bytes_per_token,
     kv_cache_per_layer,
@@ -400,7 +400,7 @@ REFERENCE_PER_TOKEN = {
 
 
 def test_catalog_models_match_reference_per_token() -> None:
-    from sizer.catalog import load_catalog
+    from sizer.catalog.loading import load_catalog
 
     models = load_catalog().models
     checked = 0
@@ -412,7 +412,7 @@ def test_catalog_models_match_reference_per_token() -> None:
 
 
 def test_catalog_deepseek_v4_vendor_ratios() -> None:
-    from sizer.catalog import load_catalog
+    from sizer.catalog.loading import load_catalog
 
     models = load_catalog().models
     if not {"deepseek-v3.2", "deepseek-v4-flash", "deepseek-v4-pro"} <= set(models):

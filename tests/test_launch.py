@@ -6,14 +6,14 @@ import shlex
 
 import pytest
 
-from sizer.catalog import load_catalog
-from sizer.fit import Fitter
-from sizer.hardware import build_hardware
-from sizer.launch import LaunchSpec, commands_for, launch_command
-from sizer.memory import Workload
-from sizer.modelref import resolve_model
+from sizer.catalog.loading import load_catalog
+from sizer.memory.breakdown import Workload
+from sizer.model.reference import resolve_model
 from sizer.placement import Layout
-from sizer.quant import resolve_quant
+from sizer.placement.hardware import build_hardware
+from sizer.quant.assignment import resolve_quant
+from sizer.recommendation.launch import LaunchSpec, commands_for, launch_command
+from sizer.sizing.fitter import Fitter
 
 CATALOG = load_catalog()
 

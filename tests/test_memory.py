@@ -15,13 +15,13 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from sizer.activations import activation_bytes, activation_tokens, runtime_overhead_bytes
-from sizer.architecture import inventory
 from sizer.errors import BadValueError
-from sizer.kv_cache import kv_cache_per_layer, kv_total_bytes
-from sizer.memory import Workload, breakdown
+from sizer.memory.activations import activation_bytes, activation_tokens, runtime_overhead_bytes
+from sizer.memory.breakdown import Workload, breakdown
+from sizer.memory.kv_cache import kv_cache_per_layer, kv_total_bytes
+from sizer.model.architecture import inventory
+from sizer.model.tensors import QuantizedTensor
 from sizer.schema import Architecture, Engine
-from sizer.tensors import QuantizedTensor
 
 MIB = 1 << 20
 

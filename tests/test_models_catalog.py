@@ -11,12 +11,12 @@ from __future__ import annotations
 
 import pytest
 
-from sizer.architecture import inventory
-from sizer.architecture._common import is_moe_layer
-from sizer.architecture.counts import active_params, total_params
-from sizer.catalog import load_catalog
+from sizer.catalog.loading import load_catalog
+from sizer.model.architecture import inventory
+from sizer.model.architecture._common import is_moe_layer
+from sizer.model.architecture.counts import active_params, total_params
+from sizer.model.tensors import Role
 from sizer.schema import canonicalize_name
-from sizer.tensors import Role
 
 TOTAL_TOLERANCE_PCT = 0.5
 ACTIVE_TOLERANCE_PCT = 3.0

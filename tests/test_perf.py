@@ -1,4 +1,4 @@
-"""Speed estimates obey the physics whatever the calibration: hypothesis properties of sizer.perf.
+"""Speed estimates obey the physics whatever the calibration: hypothesis properties of sizer.speed.
 
 Every property is checked with random efficiency factors and per-layer overheads as well as with the
 shipped calibration, so a bad fit can never break them. Bounds are computed independently of perf:
@@ -14,15 +14,15 @@ import pytest
 from hypothesis import assume, given
 from hypothesis import strategies as st
 
-from sizer.calibration import efficiency_for
-from sizer.catalog import Catalog, load_catalog
-from sizer.fit import Fitter, default_engine, fit
-from sizer.hardware import Hardware, build_hardware
-from sizer.memory import Workload
-from sizer.modelref import resolve_model
-from sizer.perf import Speed, prefill_flops_per_token
-from sizer.quant import resolve_quant
-from sizer.traffic import read_fraction
+from sizer.catalog.loading import Catalog, load_catalog
+from sizer.memory.breakdown import Workload
+from sizer.model.reference import resolve_model
+from sizer.placement.hardware import Hardware, build_hardware
+from sizer.placement.traffic import read_fraction
+from sizer.quant.assignment import resolve_quant
+from sizer.sizing.fitter import Fitter, default_engine, fit
+from sizer.speed.estimate import Speed, prefill_flops_per_token
+from sizer.speed.factors import efficiency_for
 
 MODELS = ("llama-2-7b", "llama-3-8b", "qwen3-30b-a3b", "mistral-7b-v0.3", "gemma-2-9b")
 QUANTS = ("q4_0", "q4_k_m", "q8_0", "f16", "iq4_xs")

@@ -18,11 +18,11 @@ import pytest
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
-from sizer.catalog import load_catalog
-from sizer.fit import fit
-from sizer.hardware import build_hardware
-from sizer.results import DeviceUsage, FitResult
-from sizer.tensors import Role
+from sizer.catalog.loading import load_catalog
+from sizer.model.tensors import Role
+from sizer.placement.hardware import build_hardware
+from sizer.sizing.fitter import fit
+from sizer.sizing.results import DeviceUsage, FitResult
 
 GIB = 2**30
 MIB = 2**20

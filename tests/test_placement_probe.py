@@ -11,17 +11,17 @@ from functools import cache
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from sizer.activations import runtime_overhead_bytes
-from sizer.catalog import load_catalog
-from sizer.fit import Fitter
-from sizer.hardware import build_hardware
-from sizer.memory import Workload
-from sizer.modelref import resolve_model
+from sizer.catalog.loading import load_catalog
+from sizer.memory.activations import runtime_overhead_bytes
+from sizer.memory.breakdown import Workload
+from sizer.model.reference import resolve_model
 from sizer.placement import evaluate, layer_split
 from sizer.placement._devices import device_budget
 from sizer.placement._table import table_for
 from sizer.placement.candidates import _Probe
-from sizer.quant import resolve_quant
+from sizer.placement.hardware import build_hardware
+from sizer.quant.assignment import resolve_quant
+from sizer.sizing.fitter import Fitter
 
 CAT = load_catalog()
 MODELS = ["mixtral-8x7b", "qwen3-30b-a3b", "gpt-oss-20b", "llama-3.1-8b", "deepseek-v3"]

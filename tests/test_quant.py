@@ -10,13 +10,13 @@ from __future__ import annotations
 
 import pytest
 
-from sizer.catalog import load_catalog
+from sizer.catalog.loading import load_catalog
 from sizer.errors import BadValueError, UnknownNameError
-from sizer.quant import assign, bits_per_weight, resolve_quant, weights_bytes
-from sizer.quant_checkpoint import matrix_bytes
-from sizer.quant_llamacpp import ggml_bytes
+from sizer.model.tensors import Role, Tensor
+from sizer.quant.assignment import assign, bits_per_weight, resolve_quant, weights_bytes
+from sizer.quant.checkpoint import matrix_bytes
+from sizer.quant.llamacpp import ggml_bytes
 from sizer.schema import QuantFormat
-from sizer.tensors import Role, Tensor
 
 gguf_constants = pytest.importorskip("gguf.constants")
 
@@ -208,7 +208,7 @@ def test_llama31_8b_bits_per_weight_match_quantize_readme(ftype: str) -> None:
 
 
 def test_llama31_8b_from_the_catalog_inventory() -> None:
-    inventory = pytest.importorskip("sizer.architecture").inventory
+    inventory = pytest.importorskip("sizer.model.architecture").inventory
     model = CATALOG.model("llama-3.1-8b")
     try:
         inv = inventory(model.architecture)
@@ -440,7 +440,7 @@ def test_assign_is_cached_per_inventory_object() -> None:
 @pytest.mark.parametrize(("model_id", "gib"), [("gpt-oss-120b", 60.8), ("gpt-oss-20b", 12.8)])
 def test_gpt_oss_native_checkpoint_size(model_id: str, gib: float) -> None:
     """gpt-oss model card (arXiv 2508.10925, table 1): checkpoint sizes 60.8 GiB and 12.8 GiB."""
-    inventory = pytest.importorskip("sizer.architecture").inventory
+    inventory = pytest.importorskip("sizer.model.architecture").inventory
     model = CATALOG.model(model_id)
     try:
         inv = inventory(model.architecture)

@@ -1,6 +1,6 @@
 """Predicted GGUF bytes equal the bytes of real GGUF files, and bytes behave as bits say they must.
 
-Each synthetic model is quantized on paper (`sizer.quant.assign`), then written with
+Each synthetic model is quantized on paper (`sizer.quant.assignment.assign`), then written with
 ``gguf.GGUFWriter`` as tensors of exactly the predicted ggml types and shapes, read back with
 ``gguf.GGUFReader``, and every tensor's data size in the file must equal the prediction.
 """
@@ -13,9 +13,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from sizer.catalog import load_catalog
-from sizer.quant import assign, weights_bytes
-from sizer.tensors import QuantizedTensor, Role, Tensor
+from sizer.catalog.loading import load_catalog
+from sizer.model.tensors import QuantizedTensor, Role, Tensor
+from sizer.quant.assignment import assign, weights_bytes
 
 gguf = pytest.importorskip("gguf")
 np = pytest.importorskip("numpy")

@@ -1,5 +1,5 @@
 """`recommend` / `plan`: every recommendation is what `sizer fit` says, the front is a Pareto front, and the
-constraints hold (sizer.recommend*, sizer.commands.recommend)."""
+constraints hold (sizer.recommendation, sizer.commands.recommend)."""
 
 from __future__ import annotations
 
@@ -13,13 +13,14 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from sizer.catalog import load_catalog
-from sizer.fit import fit
-from sizer.modelref import resolve_model
-from sizer.quant import resolve_quant
-from sizer.recommend import Constraints, quality_loss, recommend
-from sizer.recommend_rank import Point, dominates, pareto_front
-from sizer.recommend_results import Recommendation, RecommendResult
+from sizer.catalog.loading import load_catalog
+from sizer.model.reference import resolve_model
+from sizer.quant.assignment import resolve_quant
+from sizer.recommendation.pipeline import Constraints, recommend
+from sizer.recommendation.quality import quality_loss
+from sizer.recommendation.ranking import Point, dominates, pareto_front
+from sizer.recommendation.results import Recommendation, RecommendResult
+from sizer.sizing.fitter import fit
 
 CATALOG = load_catalog()
 TOP = 5
@@ -226,7 +227,7 @@ def test_cli_unknown_owned_gpu_is_a_usage_error(run_cli) -> None:  # type: ignor
 
 
 def test_plan_costs_follow_the_options() -> None:
-    from sizer.cost import CostOptions
+    from sizer.recommendation.cost import CostOptions
 
     base = recommend("llama-3.1-8b", Constraints(top=3, vendors=("nvidia",)), CostOptions(), catalog=CATALOG)
     dear = recommend("llama-3.1-8b", Constraints(top=3, vendors=("nvidia",)), CostOptions(usd_per_kwh=0.26),
@@ -241,12 +242,12 @@ def test_plan_costs_follow_the_options() -> None:
 def test_ram_speed_bound_never_prunes_what_the_core_would_accept() -> None:
     """The pre-placement bound (weights that cannot fit the GPUs, read from RAM at its calibrated speed) is
     at least the speed the fit core gives every placed GPU + RAM configuration."""
-    from sizer.cost import PLATFORMS, Build
-    from sizer.cost import CostOptions as Options
-    from sizer.hardware import device_capacity_bytes
-    from sizer.memory import Workload
-    from sizer.recommend_records import SearchLimits
-    from sizer.recommend_search import Search
+    from sizer.memory.breakdown import Workload
+    from sizer.placement.hardware import device_capacity_bytes
+    from sizer.recommendation.cost import PLATFORMS, Build
+    from sizer.recommendation.cost import CostOptions as Options
+    from sizer.recommendation.records import SearchLimits
+    from sizer.recommendation.search import Search
 
     checked = 0
     for model, quants, users in (("deepseek-v3", ("q4_k_m", "q8_0"), 1), ("qwen3-235b-a22b", ("q4_k_m",), 4),
@@ -275,7 +276,7 @@ def test_ram_speed_bound_never_prunes_what_the_core_would_accept() -> None:
 
 def test_an_unknown_vendor_is_a_usage_error_with_suggestions() -> None:
     from sizer.errors import UnknownNameError
-    from sizer.recommend import Constraints, recommend
+    from sizer.recommendation.pipeline import Constraints, recommend
 
     with pytest.raises(UnknownNameError, match="nvidia"):
         recommend("llama-3.1-8b", Constraints(vendors=("nvdia",)))

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from sizer.catalog import KIND_MODELS
+from sizer.catalog.loading import KIND_MODELS
 
 SCHEMAS = Path(__file__).parent.parent / "gpu_catalog" / "schemas"
 REGENERATE = "stale; regenerate with: sizer catalog schema -o gpu_catalog/schemas"

@@ -10,7 +10,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from sizer.yamlio import format_field_path, parse_yaml, read_yaml, validation_issues
+from sizer.catalog.yamlio import format_field_path, parse_yaml, read_yaml, validation_issues
 
 TEXT = """\
 - id: first

@@ -12,13 +12,13 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
-from ..cli import CliState
-from ..errors import BadValueError
-from ..render import FORMATS
-from ..units import parse_gpu_spec, parse_memory_bytes, parse_param_count, parse_token_count
+from sizer.commands._state import CliState
+from sizer.errors import BadValueError
+from sizer.render.formats import FORMATS
+from sizer.units import parse_gpu_spec, parse_memory_bytes, parse_param_count, parse_token_count
 
 if TYPE_CHECKING:
-    from ..catalog import Catalog
+    from sizer.catalog.loading import Catalog
 
 __all__ = [
     "GPU_SPEC",
@@ -107,7 +107,7 @@ def sources_option(func: F) -> F:
 
 def get_catalog() -> Catalog:
     """The catalog with the overlays of the current invocation (--catalog, SIZER_CATALOG)."""
-    from ..catalog import load_catalog
+    from sizer.catalog.loading import load_catalog
 
     state = click.get_current_context().find_object(CliState)
     return load_catalog(state.overlays if state is not None else ())

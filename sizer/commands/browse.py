@@ -10,7 +10,7 @@ from typing import Any
 
 import click
 
-from ..listing import (
+from sizer.catalog.listing import (
     Listing,
     entry_record,
     list_accelerators,
@@ -19,8 +19,8 @@ from ..listing import (
     list_quants,
     list_systems,
 )
-from ..render import render
-from ._options import MEMORY_SIZE, PARAM_COUNT, TOKEN_COUNT, format_option, get_catalog, sources_option
+from sizer.commands._options import MEMORY_SIZE, PARAM_COUNT, TOKEN_COUNT, format_option, get_catalog, sources_option
+from sizer.render.formats import render
 
 __all__ = ["engines", "gpus", "models", "quants", "systems"]
 
@@ -105,9 +105,9 @@ def models_list(family: tuple[str, ...], vendor: tuple[str, ...], min_params: in
 
 
 def _print_fits_here(context_tokens: int, fmt: str) -> None:
-    from ..detect import detect, hardware_from_local
-    from ..fits_here import best_fits
-    from ..units import format_gib, format_params
+    from sizer.machine.detection import detect, hardware_from_local
+    from sizer.sizing.fits_here import best_fits
+    from sizer.units import format_gib, format_params
 
     local = hardware_from_local(detect())
     rows = best_fits(get_catalog(), gpus=local.gpus, ram_bytes=local.host_ram_bytes or None,

@@ -18,7 +18,7 @@ from typing import Any
 
 import click
 
-from ..errors import CatalogIssue
+from sizer.errors import CatalogIssue
 
 __all__ = ["catalog", "schema_documents", "schema_text"]
 
@@ -73,7 +73,7 @@ def validate(ctx: click.Context, paths: tuple[str, ...], fmt: str) -> None:
 
     Every problem is reported in one run, one per line; the exit code is 1 if there is any.
     """
-    from ..catalog import load_catalog, validate_catalog
+    from sizer.catalog.loading import load_catalog, validate_catalog
 
     state = ctx.find_root().obj
     issues = validate_catalog((*(state.overlays if state else ()), *paths))
@@ -96,7 +96,7 @@ def schema_documents() -> dict[str, dict[str, Any]]:
 
     from pydantic import Field, TypeAdapter
 
-    from ..catalog import KIND_MODELS
+    from sizer.catalog.loading import KIND_MODELS
 
     documents: dict[str, dict[str, Any]] = {}
     for kind, model in KIND_MODELS.items():

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from ._options import format_option
+from sizer.commands._options import format_option
 
 __all__ = ["detect_command"]
 
@@ -14,7 +14,7 @@ __all__ = ["detect_command"]
 def detect_command(fmt: str) -> None:
     """Report this machine's GPUs (NVIDIA via nvidia-ml-py, AMD via rocm-smi or sysfs, Apple via
     sysctl), host RAM and CPU, with the catalog entry each GPU matches."""
-    from ..detect import detect
-    from ..render_detect import render_detect
+    from sizer.machine.detection import detect
+    from sizer.render.machine_report import render_detect
 
     click.echo(render_detect(detect(), fmt), nl=False)

@@ -6,7 +6,7 @@ from typing import Any
 
 import click
 
-from ._options import GPU_SPEC, MEMORY_SIZE, PARAM_COUNT, TOKEN_COUNT, format_option, get_catalog
+from sizer.commands._options import GPU_SPEC, MEMORY_SIZE, PARAM_COUNT, TOKEN_COUNT, format_option, get_catalog
 
 __all__ = ["fit_command", "hardware_options", "ALL_QUANTS_KINDS"]
 
@@ -40,7 +40,7 @@ def local_hardware_args(here: bool, gpus: tuple[Any, ...], ram_bytes: int | None
     if not here:
         return {"gpus": tuple((g.name, g.count) for g in gpus), "ram_bytes": ram_bytes,
                 "wired_limit_bytes": wired_limit_bytes}
-    from ..detect import detect, hardware_from_local
+    from sizer.machine.detection import detect, hardware_from_local
 
     local = hardware_from_local(detect())
     for note in local.notes:
@@ -82,9 +82,9 @@ def fit_command(model: str | None, quants: tuple[str, ...], gpus: tuple[Any, ...
     folder, a .gguf or .safetensors file; or give --params (and --active) for a model known only by
     its counts.
     """
-    from ..fit import compare_quants, fit
-    from ..modelref import RawCounts
-    from ..render_fit import render_fit, render_quant_rows
+    from sizer.model.reference import RawCounts
+    from sizer.render.fit_report import render_fit, render_quant_rows
+    from sizer.sizing.fitter import compare_quants, fit
 
     catalog = get_catalog()
     if model is None and params is None:

@@ -6,7 +6,7 @@ from typing import Any
 
 import click
 
-from ._options import GPU_SPEC, MEMORY_SIZE, TOKEN_COUNT, format_option, get_catalog
+from sizer.commands._options import GPU_SPEC, MEMORY_SIZE, TOKEN_COUNT, format_option, get_catalog
 
 __all__ = ["plan_command", "recommend_command"]
 
@@ -59,13 +59,13 @@ def _search_options(func: Any) -> Any:
 
 
 def _run(model: str, kw: dict[str, Any]) -> Any:
-    from ..cost import CostOptions
-    from ..recommend import Constraints, recommend
+    from sizer.recommendation.cost import CostOptions
+    from sizer.recommendation.pipeline import Constraints, recommend
 
     have = tuple((g.name, g.count) for g in kw.pop("have"))
     have_ram = kw.pop("have_ram_bytes")
     if kw.pop("here"):
-        from ..detect import detect, hardware_from_local
+        from sizer.machine.detection import detect, hardware_from_local
 
         local = hardware_from_local(detect())
         for note in local.notes:
@@ -96,7 +96,7 @@ def recommend_command(model: str, as_plan: bool, show_launch: bool, fmt: str, **
     what fits and meets the constraints, and ranks the Pareto front over price, per-user speed and
     quality loss. Every row comes with its launch commands and the `sizer fit` command that checks it.
     """
-    from ..render_recommend import render_plan, render_recommendations
+    from sizer.render.recommendation_report import render_plan, render_recommendations
 
     result = _run(model, kw)
     text = render_plan(result, fmt) if as_plan else render_recommendations(result, fmt, show_launch=show_launch)
@@ -114,6 +114,6 @@ def plan_command(model: str, fmt: str, **kw: Any) -> None:
     host estimate, power x PUE x electricity price over --years). Use --format csv or markdown for a
     purchase request; a price-list overlay (--catalog prices.yaml) takes precedence over built-in prices.
     """
-    from ..render_recommend import render_plan
+    from sizer.render.recommendation_report import render_plan
 
     click.echo(render_plan(_run(model, kw), fmt), nl=False)

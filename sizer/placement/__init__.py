@@ -21,11 +21,11 @@ per inventory), :mod:`._devices` (engine budgets per device, host RAM), :mod:`.p
 
 from __future__ import annotations
 
-from ._devices import HOST_OS_RESERVE_FRACTION, HOST_OS_RESERVE_MIN_GIB, host_capacity_bytes
-from .candidates import layouts_for
-from .layout import GIB, Layout, Slot, SlotUsage, Verdict, evaluate, with_capacity
-from .parallel import tensor_parallel
-from .split import layer_split
+from sizer.placement._devices import HOST_OS_RESERVE_FRACTION, HOST_OS_RESERVE_MIN_GIB, host_capacity_bytes
+from sizer.placement.candidates import layouts_for
+from sizer.placement.layout import GIB, Layout, Slot, SlotUsage, Verdict, evaluate, with_capacity
+from sizer.placement.parallel import tensor_parallel
+from sizer.placement.split import layer_split
 
 __all__ = [
     "GIB", "HOST_OS_RESERVE_FRACTION", "HOST_OS_RESERVE_MIN_GIB", "Layout", "Slot", "SlotUsage", "Verdict",

@@ -10,9 +10,9 @@ from __future__ import annotations
 
 from collections.abc import Collection
 
-from ..hardware import Hardware
-from ..schema import Engine
-from .layout import GIB, Slot
+from sizer.placement.hardware import Hardware
+from sizer.placement.layout import GIB, Slot
+from sizer.schema import Engine
 
 __all__ = ["HOST_OS_RESERVE_FRACTION", "HOST_OS_RESERVE_MIN_GIB", "device_budget", "host_capacity_bytes",
            "host_slot", "span"]

@@ -11,9 +11,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ..schema import Architecture
-from ..tensors import QuantizedTensor, Role
-from ..traffic import tp_fraction
+from sizer.model.tensors import QuantizedTensor, Role
+from sizer.placement.traffic import tp_fraction
+from sizer.schema import Architecture
 
 __all__ = ["EMBED", "ENGRAM", "EXPERT", "GLOBAL", "KVPROJ", "REP", "SHARD", "Table", "table_for"]
 

@@ -14,14 +14,14 @@ from collections.abc import Callable, Sequence
 from functools import partial
 from itertools import accumulate
 
-from ..hardware import Hardware
-from ..schema import Architecture, Engine
-from ..tensors import QuantizedTensor
-from ._devices import device_budget
-from ._table import Table, table_for
-from .layout import Layout
-from .parallel import tensor_parallel
-from .split import balanced_cut, layer_items, layer_split, tail_bytes
+from sizer.model.tensors import QuantizedTensor
+from sizer.placement._devices import device_budget
+from sizer.placement._table import Table, table_for
+from sizer.placement.hardware import Hardware
+from sizer.placement.layout import Layout
+from sizer.placement.parallel import tensor_parallel
+from sizer.placement.split import balanced_cut, layer_items, layer_split, tail_bytes
+from sizer.schema import Architecture, Engine
 
 __all__ = ["layouts_for"]
 

@@ -2,18 +2,18 @@
 
 Tensor parallel inside a node (the largest TP that divides the query heads and divides or is divided
 by the KV heads), pipeline parallel across nodes and across TP groups of a node; per-rank shares from
-:func:`sizer.traffic.tp_fraction`. Every rank is sized as the smallest device of the group.
+:func:`sizer.placement.traffic.tp_fraction`. Every rank is sized as the smallest device of the group.
 """
 
 from __future__ import annotations
 
-from ..hardware import Hardware
-from ..schema import Architecture, Engine
-from ..tensors import QuantizedTensor
-from ..traffic import kv_tp_fraction
-from ._devices import device_budget, host_slot, span
-from ._table import EMBED, ENGRAM, EXPERT, GLOBAL, KVPROJ, REP, SHARD, table_for
-from .layout import Layout, Slot
+from sizer.model.tensors import QuantizedTensor
+from sizer.placement._devices import device_budget, host_slot, span
+from sizer.placement._table import EMBED, ENGRAM, EXPERT, GLOBAL, KVPROJ, REP, SHARD, table_for
+from sizer.placement.hardware import Hardware
+from sizer.placement.layout import Layout, Slot
+from sizer.placement.traffic import kv_tp_fraction
+from sizer.schema import Architecture, Engine
 
 __all__ = ["tensor_parallel"]
 

@@ -12,12 +12,12 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from ..hardware import Hardware
-from ..schema import Architecture, Engine
-from ..tensors import QuantizedTensor
-from ._devices import device_budget, host_slot, span
-from ._table import EMBED, ENGRAM, EXPERT, GLOBAL, Table, table_for
-from .layout import Layout, Slot
+from sizer.model.tensors import QuantizedTensor
+from sizer.placement._devices import device_budget, host_slot, span
+from sizer.placement._table import EMBED, ENGRAM, EXPERT, GLOBAL, Table, table_for
+from sizer.placement.hardware import Hardware
+from sizer.placement.layout import Layout, Slot
+from sizer.schema import Architecture, Engine
 
 __all__ = ["balanced_cut", "layer_items", "layer_split", "tail_bytes"]
 

@@ -1,12 +1,12 @@
 """Pydantic models of catalog entries (strict, frozen, units in field names)."""
 
-from .accelerator import Accelerator, MemoryType, Throughput
-from .calibration import CalibrationEntry
-from .common import CatalogId, Entry, SourceUrl, StrictModel, canonicalize_name
-from .engine import Engine, EngineDeviceTier, EngineLimit, KvCacheDtype
-from .model import Architecture, ModelEntry, OfficialCount
-from .quant import QualityFigure, QuantFormat
-from .system import System, SystemAccelerator
+from sizer.schema.accelerator import Accelerator, MemoryType, Throughput
+from sizer.schema.calibration import CalibrationEntry
+from sizer.schema.common import CatalogId, Entry, SourceUrl, StrictModel, canonicalize_name
+from sizer.schema.engine import Engine, EngineDeviceTier, EngineLimit, KvCacheDtype
+from sizer.schema.model import Architecture, ModelEntry, OfficialCount
+from sizer.schema.quant import QualityFigure, QuantFormat
+from sizer.schema.system import System, SystemAccelerator
 
 __all__ = [
     "Accelerator", "Architecture", "CalibrationEntry", "CatalogId", "Engine", "EngineDeviceTier", "EngineLimit",

@@ -7,7 +7,7 @@ from typing import Literal
 
 from pydantic import Field, model_validator
 
-from .common import Entry, StrictModel
+from sizer.schema.common import Entry, StrictModel
 
 __all__ = ["Accelerator", "MemoryType", "Throughput"]
 

@@ -51,7 +51,7 @@ class StrictModel(BaseModel):
     """Strict, frozen, no unknown fields: a typo in a catalog file is an error, not a silent default.
 
     `defer_build`: pydantic builds a model's validator and serializer on first use, not when the
-    class is created; a catalog read from the cache (`sizer._catalog_cache`) never needs them.
+    class is created; a catalog read from the cache (`sizer.catalog.cache`) never needs them.
     """
 
     model_config = ConfigDict(extra="forbid", frozen=True, strict=True, defer_build=True)

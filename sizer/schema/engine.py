@@ -6,7 +6,7 @@ from typing import Literal
 
 from pydantic import Field
 
-from .common import Entry, SourceUrl, StrictModel
+from sizer.schema.common import Entry, SourceUrl, StrictModel
 
 __all__ = ["Engine", "EngineDeviceTier", "EngineLimit", "KvCacheDtype"]
 

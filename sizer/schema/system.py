@@ -6,7 +6,7 @@ from typing import Literal
 
 from pydantic import Field
 
-from .common import Entry, StrictModel
+from sizer.schema.common import Entry, StrictModel
 
 __all__ = ["System", "SystemAccelerator"]
 

@@ -29,9 +29,9 @@ def main() -> None:
     sys.path.insert(0, str(REPO))
     os.environ["XDG_CACHE_HOME"] = tempfile.mkdtemp(prefix="sizer-bench-")
     start = time.perf_counter()
-    import sizer.catalog as catalog
-    from sizer._catalog_collect import Collector, validate_entries
-    from sizer._catalog_files import builtin_files
+    import sizer.catalog.loading as catalog
+    from sizer.catalog.collect import Collector, validate_entries
+    from sizer.catalog.files import builtin_files
 
     print(f"import sizer.catalog                      {1e3 * (time.perf_counter() - start):7.1f} ms")
     os.environ["SIZER_NO_CACHE"] = "1"

@@ -22,8 +22,8 @@ def cold_cli(args: list[str], runs: int = 7) -> float:
 
 
 def warm_library(runs: int = 50) -> dict[str, float]:
-    from sizer.catalog import load_catalog
-    from sizer.fit import fit
+    from sizer.catalog.loading import load_catalog
+    from sizer.sizing.fitter import fit
 
     catalog = load_catalog()
     cases = {

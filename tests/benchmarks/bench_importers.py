@@ -26,7 +26,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
-from sizer.importers import load_model_file
+from sizer.model.importers import load_model_file
 
 H, LAYERS, HEADS, KV, HD, E, FF, VOCAB = 4096, 94, 64, 4, 128, 128, 1536, 151936
 
@@ -161,7 +161,7 @@ def timed(path: Path, repeat: int = 5) -> tuple[float, object]:
 
 
 def cold(path: Path) -> float:
-    code = f"from sizer.importers import load_model_file; load_model_file({str(path)!r})"
+    code = f"from sizer.model.importers import load_model_file; load_model_file({str(path)!r})"
     start = time.perf_counter()
     subprocess.run([sys.executable, "-c", code], check=True, cwd=ROOT)
     return time.perf_counter() - start

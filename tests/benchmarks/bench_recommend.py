@@ -59,8 +59,8 @@ def cold(runs: int, **extra: str) -> list[float]:
 
 def warm(runs: int, workers: int) -> list[float]:
     sys.path.insert(0, str(ROOT))
-    from sizer.catalog import load_catalog
-    from sizer.recommend import Constraints, recommend
+    from sizer.catalog.loading import load_catalog
+    from sizer.recommendation.pipeline import Constraints, recommend
 
     catalog = load_catalog()
     times = []

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from sizer.catalog import build_catalog, load_catalog
+from sizer.catalog.loading import build_catalog, load_catalog
 
 BASE = Path(__file__).parent.parent / "data" / "catalog" / "base"
 PRICE_LIST = BASE.parent / "valid" / "price_list.yaml"

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from sizer.catalog import KIND_MODELS
+from sizer.catalog.loading import KIND_MODELS
 
 DATA = Path(__file__).parent.parent / "data" / "catalog"
 pytestmark = pytest.mark.usefixtures("base_catalog")

@@ -1,0 +1,42 @@
+"""Quality loss of a format for a model: its published mean KL divergence, 16-bit and native as reference."""
+
+from __future__ import annotations
+
+from sizer.catalog.loading import Catalog
+from sizer.model.reference import ResolvedModel
+from sizer.quant.assignment import resolve_quant
+from sizer.schema import QuantFormat
+
+__all__ = ["format_rank", "is_16bit", "quality_loss"]
+
+_SIXTEEN_BIT = {"F16", "BF16", "F32", "FP16", "FP32"}
+
+
+def quality_loss(fmt: QuantFormat, model: ResolvedModel, catalog: Catalog) -> tuple[float | None, str, str | None,
+                                                                                 str | None]:
+    """(mean KLD or None, basis in words, measured on, source) of a format for this model."""
+    if model.entry is not None:
+        native = resolve_quant("native", model.entry, catalog)
+        if native.id == fmt.id:
+            return 0.0, "the model's native checkpoint (reference)", None, None
+    if is_16bit(fmt):
+        return 0.0, "16-bit or wider weights (reference)", None, None
+    for q in fmt.quality:
+        if q.mean_kld is not None:
+            return q.mean_kld, f"mean KLD {q.mean_kld:g} measured on {q.measured_on}", q.measured_on, q.source
+    return None, "no published mean KLD for this format in the catalog", None, None
+
+
+def format_rank(fmt: QuantFormat, loss: float | None, catalog: Catalog) -> tuple[int, float, float]:
+    """Formats are tried most accurate first: known losses ascending (fewer bits first on a tie), then
+    formats without a figure, more bits first."""
+    bits = fmt.weight_bits or fmt.bits_per_weight
+    if bits is None and fmt.base_ggml_type:
+        base = catalog.quants.get(f"ggml-{fmt.base_ggml_type.lower()}")
+        bits = base.bits_per_weight if base is not None else None
+    bits = bits or 16.0
+    return (0, loss, bits) if loss is not None else (1, 0.0, -bits)
+
+
+def is_16bit(fmt: QuantFormat) -> bool:
+    return fmt.format_kind == "float" or (fmt.base_ggml_type or fmt.name).upper() in _SIXTEEN_BIT

@@ -1,0 +1,108 @@
+"""Human output of `fit`: breakdown, per-device placement, verdict, speed, assumptions.
+
+JSON / YAML / CSV go through `render.render` unchanged (the contract in results.py).
+"""
+
+from __future__ import annotations
+
+from sizer.render.formats import render
+from sizer.sizing.results import FitResult, QuantRow
+from sizer.units import format_gib, format_params, format_tokens
+
+__all__ = ["render_fit", "render_quant_rows"]
+
+
+def _gib(n: int | float) -> str:
+    return format_gib(n)
+
+
+def _section(title: str, body: str, fmt: str) -> str:
+    head = f"## {title}\n\n" if fmt == "markdown" else f"{title}\n"
+    return head + body + "\n"
+
+
+def render_fit(r: FitResult, fmt: str = "table") -> str:
+    if fmt in ("json", "yaml"):
+        return render(r, fmt)
+    if fmt == "csv":
+        return render([_flat_row(r)], fmt)
+    m, mem = r.model, r.memory
+    out = []
+    title = (f"{m.name}: {format_params(m.total_params)} parameters"
+             + (f", {format_params(m.active_params)} active" if m.active_params != m.total_params else "")
+             + f" | {r.quant_name} | {r.engine} | context {format_tokens(r.context_tokens)} x {r.users} user(s)"
+             + f" | KV {r.kv_dtype}")
+    out.append(title + "\n" + ("=" * min(len(title), 100) if fmt == "table" else "") + "\n")
+    rows = [{"part": f"weights: {k.replace('_', ' ')}", "size": _gib(v)} for k, v in mem.weights_by_class.items() if v]
+    rows += [
+        {"part": "weights (total)", "size": _gib(mem.weights_bytes)},
+        {"part": f"KV cache ({mem.kv_cache_bytes_per_token:,.0f} B/token)", "size": _gib(mem.kv_cache_bytes)},
+        {"part": "activations / compute buffers", "size": _gib(mem.activations_bytes)},
+        {"part": "runtime overhead", "size": _gib(mem.overhead_bytes)},
+        {"part": "total", "size": _gib(mem.total_bytes)},
+    ]
+    out.append(_section("Memory", render(rows, fmt, headers={"part": "part", "size": "GiB"}), fmt))
+    if r.placement:
+        dev = [{
+            "device": p.device if p.kind == "host_ram" else f"{p.index}: {p.device}",
+            "capacity": _gib(p.capacity_bytes), "weights": _gib(p.weights_bytes), "kv": _gib(p.kv_cache_bytes),
+            "act": _gib(p.activations_bytes), "overhead": _gib(p.overhead_bytes), "free": _gib(p.free_bytes),
+            "holds": p.layers or "",
+        } for p in r.placement]
+        out.append(_section(f"Placement on {r.hardware}", render(dev, fmt, headers={
+            "capacity": "capacity GiB", "weights": "weights", "kv": "KV", "act": "activations",
+            "free": "free GiB"}), fmt))
+        verdict = "FITS" if r.fits else "DOES NOT FIT"
+        lines = [f"{verdict} ({r.binding_constraint}); offload: {r.offload}"]
+        if r.max_context is not None:
+            lines.append(f"max context at {r.users} user(s): {r.max_context:,} tokens")
+        if r.max_concurrency is not None:
+            lines.append(f"max concurrency at {r.context_tokens:,} tokens: {r.max_concurrency:g} sequences")
+        out.append("\n".join(lines) + "\n")
+    if r.performance is not None:
+        p = r.performance
+        perf = [
+            {"metric": "decode, 1 sequence", "value": f"{p.decode_tokens_per_s:,.1f} tok/s",
+             "bound by": f"{p.decode_bound_by} (roofline {p.decode_roofline_tokens_per_s:,.1f})"},
+            {"metric": "prefill", "value": f"{p.prefill_tokens_per_s:,.0f} tok/s", "bound by": p.prefill_bound_by},
+            {"metric": f"time to first token ({format_tokens(r.context_tokens)} prompt)", "value": f"{p.ttft_s:,.2f} s",
+             "bound by": "prefill"},
+        ]
+        if p.users > 1:
+            perf.append({"metric": f"decode per user at {p.users} users", "value":
+                         f"{p.per_user_decode_tokens_per_s:,.1f} tok/s", "bound by": p.batched_bound_by})
+            perf.append({"metric": "decode, all users", "value": f"{p.aggregate_decode_tokens_per_s:,.1f} tok/s",
+                         "bound by": p.batched_bound_by})
+        if p.compute_bound_batch:
+            perf.append({"metric": "decode turns compute-bound at", "value": f"batch {p.compute_bound_batch}",
+                         "bound by": "compute"})
+        out.append(_section("Speed (estimates)", render(perf, fmt), fmt))
+    if r.quality_loss:
+        q = r.quality_loss
+        out.append(f"Quality: mean KLD {q.get('mean_kld', '?')} ({q.get('measured_on', '')})\n")
+    if r.assumptions:
+        out.append(_section("Assumptions", "".join(f"- {a}\n" for a in r.assumptions), fmt))
+    return "\n".join(out)
+
+
+def _flat_row(r: FitResult) -> dict[str, object]:
+    row: dict[str, object] = {
+        "model": r.model.id, "quant": r.quant, "engine": r.engine, "context_tokens": r.context_tokens,
+        "users": r.users, "hardware": r.hardware, "fits": r.fits,
+        "weights_bytes": r.memory.weights_bytes, "kv_cache_bytes": r.memory.kv_cache_bytes,
+        "activations_bytes": r.memory.activations_bytes, "overhead_bytes": r.memory.overhead_bytes,
+        "total_bytes": r.memory.total_bytes, "max_context": r.max_context, "max_concurrency": r.max_concurrency,
+    }
+    if r.performance:
+        row.update(decode_tokens_per_s=r.performance.decode_tokens_per_s,
+                   prefill_tokens_per_s=r.performance.prefill_tokens_per_s, ttft_s=r.performance.ttft_s)
+    return row
+
+
+def render_quant_rows(rows: list[QuantRow], fmt: str) -> str:
+    if fmt in ("json", "yaml", "csv"):
+        return render(rows, fmt)
+    table = [{"quant": q.quant_name, "id": q.quant, "bits/weight": f"{q.bits_per_weight:.3f}",
+              "weights GiB": _gib(q.weights_bytes), "total GiB": _gib(q.total_bytes),
+              **({"fits": "yes" if q.fits else "no"} if q.fits is not None else {})} for q in rows]
+    return render(table, fmt)

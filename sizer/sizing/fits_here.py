@@ -1,0 +1,57 @@
+"""`sizer models list --fits-here`: what runs on this machine, with the best quant for each model.
+
+"Best" is the highest-quality format that fits, trying formats from 16-bit down to 1.75 bits per
+weight; each try is a full `fit` (same core, same rules).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sizer.catalog.loading import Catalog
+from sizer.errors import SizerError
+from sizer.sizing.fitter import fit
+
+__all__ = ["QUALITY_ORDER", "ModelFit", "best_fits"]
+
+# llama.cpp file types from best to worst quality (llama.cpp perplexity scoreboard order)
+QUALITY_ORDER = ("bf16", "q8_0", "q6_k", "q5_k_m", "q4_k_m", "iq4_xs", "q3_k_m", "iq3_xxs", "q2_k", "iq2_xxs",
+                 "iq1_m")
+_MIN_BITS = 1.75  # IQ1_M: nothing smaller is tried
+
+
+@dataclass(frozen=True)
+class ModelFit:
+    model_id: str
+    name: str
+    total_params: int
+    quant: str
+    weights_bytes: int
+    decode_tokens_per_s: float | None
+    max_context: int | None
+    offload: str
+
+
+def best_fits(catalog: Catalog, *, gpus: tuple[tuple[str, int], ...], ram_bytes: int | None,
+              context_tokens: int = 8192, users: int = 1) -> list[ModelFit]:
+    """For every catalog model, the best-quality llama.cpp format that fits the hardware (or none)."""
+    capacity = (ram_bytes or 0) + sum(
+        int(catalog.accelerator(name).memory_gib_usable * 2**30) * count for name, count in gpus)
+    rows: list[ModelFit] = []
+    for entry in catalog.models.values():
+        if entry.total_params.value * _MIN_BITS / 8 > capacity:
+            continue
+        for quant in QUALITY_ORDER:
+            try:
+                r = fit(entry.id, quant=quant, gpus=gpus, ram_bytes=ram_bytes, context_tokens=context_tokens,
+                        users=users, engine="llama.cpp", catalog=catalog)
+            except SizerError:
+                continue  # e.g. a format whose block size the model's rows do not divide
+            if r.fits:
+                rows.append(ModelFit(entry.id, entry.name, r.model.total_params, r.quant_name,
+                                     r.memory.weights_bytes,
+                                     r.performance.decode_tokens_per_s if r.performance else None,
+                                     r.max_context, r.offload))
+                break
+    rows.sort(key=lambda m: -m.total_params)
+    return rows

@@ -1,0 +1,365 @@
+"""`fit`: the library entry point. Model + quant + workload (+ hardware) -> FitResult.
+
+One direction: resolve the model, quantize its inventory, break memory down, place it on the
+hardware with each candidate layout the engine allows, estimate speed, keep the fastest layout
+that fits (or the least-short one), then find the longest context and the concurrency that fit.
+`recommend` calls the same core (`Fitter`) for every candidate.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from sizer.catalog.loading import Catalog, load_catalog
+from sizer.errors import BadValueError
+from sizer.memory.activations import activation_bytes, runtime_overhead_bytes
+from sizer.memory.breakdown import MemoryBreakdown, Workload, breakdown
+from sizer.memory.kv_cache import kv_cache_per_layer, resolve_kv_dtype
+from sizer.model.reference import RawCounts, ResolvedModel, resolve_model
+from sizer.model.tensors import QuantizedTensor
+from sizer.placement import Layout, Verdict, evaluate, layouts_for
+from sizer.placement.hardware import Hardware, build_hardware
+from sizer.quant.assignment import assign, resolve_quant
+from sizer.schema import Engine, QuantFormat
+from sizer.sizing.engine_support import engine_limit
+from sizer.sizing.results import DeviceUsage, FitResult, MemoryResult, ModelResult, PerformanceResult, QuantRow
+from sizer.speed.estimate import Efficiency, Speed, SpeedInputs, estimate
+from sizer.speed.factors import efficiency_for
+
+__all__ = ["DEFAULT_CONTEXT_TOKENS", "fit", "compare_quants", "default_engine", "quant_kernel"]
+
+DEFAULT_CONTEXT_TOKENS = 8192
+# engines whose kernels the calibration measurements (sizer/calibration/measurements.yaml) were taken with
+_CALIBRATED_ENGINES = frozenset({"llama.cpp", "ollama"})
+# Devices vLLM leaves on its small max_num_batched_tokens default whatever their memory (catalog ids contain
+# these; vLLM matches the device name): https://github.com/vllm-project/vllm/blob/v0.33.0/vllm/engine/arg_utils.py
+_VLLM_SMALL_BATCH = ("a100", "gb10")
+
+
+def quant_kernel(fmt: QuantFormat) -> str:
+    """The kernel family a format decodes with (keys the calibration factors)."""
+    if fmt.format_kind in ("gguf_file_type", "ggml_type"):
+        base = (fmt.base_ggml_type or fmt.name).upper()
+        if base in ("F16", "BF16", "F32"):
+            return "float"
+        if base.startswith("IQ") or base.startswith("TQ"):
+            return "i_quant"
+        if "_K" in base:
+            return "k_quant"
+        if base in ("MXFP4", "NVFP4"):
+            return "fp4"
+        return "legacy"
+    return {"float": "float", "fp8": "fp8", "microscaling": "fp4", "gptq": "int4", "awq": "int4",
+            "bitsandbytes": "int4", "mlx": "mlx", "int_weight_only": "int8"}.get(fmt.format_kind, "float")
+
+
+# What a plain name (int4, int8, fp16 ...) means on an engine that loads GGUF files only.
+GGUF_EQUIVALENT = {"int4": "q4_k_m", "int8": "q8_0", "fp16": "f16", "bf16": "bf16", "fp8": "q8_0"}
+
+
+def default_engine(catalog: Catalog, hw: Hardware | None, fmt: QuantFormat | None) -> Engine:
+    """The engine people use for this hardware and format: llama.cpp for GGUF formats, consumer cards,
+    Macs and offload; MLX for MLX formats; vLLM (then SGLang, TensorRT-LLM) on data-center GPUs. The
+    first preferred engine that loads the format wins."""
+    datacenter = hw is not None and bool(hw.accelerators) and all(
+        a.segment in ("datacenter", "cloud") for a, _ in hw.accelerators)
+    apple = hw is not None and any(a.vendor.lower() == "apple" for a, _ in hw.accelerators)
+    if apple:
+        order = ["llama.cpp", "mlx"]
+    elif datacenter:
+        order = ["vllm", "sglang", "tensorrt-llm", "llama.cpp"]
+    else:
+        order = ["llama.cpp", "vllm", "sglang", "mlx"]
+    engines = [catalog.engines[e] for e in order if e in catalog.engines]
+    if fmt is not None:
+        for e in engines:
+            if fmt.id in e.supported_quants:
+                return e
+    return engines[0]
+
+
+@dataclass
+class Fitter:
+    """Everything about one (model, quant, engine, workload) that does not depend on the hardware."""
+
+    model: ResolvedModel
+    quant: QuantFormat | None
+    engine: Engine
+    workload: Workload
+    catalog: Catalog
+    tensors: tuple[QuantizedTensor, ...] = ()
+    memory: MemoryBreakdown | None = None
+    warnings: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        if self.model.file_tensors is not None:
+            self.tensors = self.model.file_tensors
+        else:
+            assert self.quant is not None and self.model.tensors is not None
+            self.tensors = assign(self.model.tensors, self.quant, self.catalog, arch=self.model.arch)
+        self.memory = breakdown(self.tensors, self.model.arch, self.workload, self.engine)
+
+    def kv_layers(self, context: int, users: int) -> tuple[int, ...]:
+        assert self.memory is not None
+        layers = kv_cache_per_layer(self.model.arch, context, self.memory.kv_dtype.bytes_per_element,
+                                    engine=self.engine, sequences=users, batch_tokens=self.workload.batch_tokens,
+                                    swa_full=self.workload.swa_full)
+        return tuple(x.kv_bytes for x in layers)
+
+    def place(self, hw: Hardware, offload: str = "auto",
+              efficiency: Efficiency | None = None) -> tuple[Layout, Verdict, Speed] | None:
+        assert self.memory is not None
+        arch = self.model.arch
+        n = max(hw.devices_per_node, 1)
+        devices = hw.devices()
+        # vLLM / SGLang pick their micro-batch (max_num_batched_tokens) from the device size; vLLM keeps the
+        # small default on A100 and GB10 whatever their memory (engine/arg_utils.py get_batch_defaults)
+        device_gib = min(d.capacity_bytes for d in devices) / 2**30 if devices else None
+        if self.engine.id == "vllm" and any(k in d.accelerator.id for d in devices for k in _VLLM_SMALL_BATCH):
+            device_gib = None
+        act = activation_bytes(arch, self.engine, n_devices=n, context_tokens=self.workload.context_tokens,
+                               users=self.workload.users, batch_tokens=self.workload.batch_tokens,
+                               flash_attention=self.workload.flash_attention, device_memory_gib=device_gib)
+        ovh = runtime_overhead_bytes(self.engine)
+        kv = self.memory.kv_layer_bytes
+        best: tuple[tuple[int, float], Layout, Verdict, Speed] | None = None
+        eff = efficiency or efficiency_for(self.catalog)
+        inputs = SpeedInputs(arch, self.model.active_params, self.quant or _file_quant(self.catalog),
+                             self.engine, hw, self.workload.context_tokens, self.workload.users,
+                             quant_kernel(self.quant) if self.quant else "k_quant")
+        for layout in layouts_for(self.tensors, arch, hw, self.engine, act, ovh, kv, offload):
+            verdict = evaluate(layout, kv)
+            speed = estimate(layout, verdict, inputs, eff)
+            short = sum(min(0, u.free_bytes) for u in verdict.usages)
+            key = (1 if verdict.fits else 0, speed.decode_tokens_per_s if verdict.fits else short)
+            if best is None or key > best[0]:
+                best = (key, layout, verdict, speed)
+        return None if best is None else best[1:]
+
+    def max_context(self, layout: Layout, users: int) -> int:
+        cap = self.model.arch.max_position_embeddings
+        if not evaluate(layout, self.kv_layers(1, users)).fits:
+            return 0
+        if evaluate(layout, self.kv_layers(cap, users)).fits:
+            return cap
+        lo, hi = 1, cap
+        while hi - lo > max(16, lo // 256):
+            mid = (lo + hi) // 2
+            if evaluate(layout, self.kv_layers(mid, users)).fits:
+                lo = mid
+            else:
+                hi = mid
+        return lo
+
+    def max_concurrency(self, layout: Layout, context: int) -> float:
+        """vLLM semantics: KV pool / one request's KV, on the tightest device; 0 when the weights,
+        activations and overhead alone do not fit (the engine would not start)."""
+        one = self.kv_layers(context, 1)
+        best = float("inf")
+        for s in layout.slots:
+            pool = s.capacity_bytes - s.weights_bytes - s.activations_bytes - s.overhead_bytes
+            if pool < 0:
+                return 0.0
+            need = sum(f * b for f, b in zip(s.kv_share, one, strict=False))
+            if need > 0:
+                best = min(best, pool / need)
+        return 0.0 if best == float("inf") else best
+
+
+def _file_quant(catalog: Catalog) -> QuantFormat:
+    return catalog.quant("bf16")
+
+
+def fit(
+    model: str | RawCounts,
+    *,
+    quant: str = "native",
+    gpus: tuple[tuple[str, int], ...] = (),
+    nodes: int = 1,
+    ram_bytes: int | None = None,
+    ram_bandwidth_gb_s: float | None = None,
+    system: str | None = None,
+    hardware: Hardware | None = None,
+    context_tokens: int | None = None,
+    users: int = 1,
+    kv_dtype: str | None = None,
+    engine: str | None = None,
+    offload: str = "auto",
+    catalog: Catalog | None = None,
+    wired_limit_bytes: int | None = None,
+) -> FitResult:
+    """Size `model` (a catalog id, a Hugging Face repo, a file path, or RawCounts) and, when hardware is
+    given, place it and estimate its speed. `wired_limit_bytes` is the GPU's share of a unified-memory
+    pool when raised by hand (macOS `iogpu.wired_limit_mb`)."""
+    catalog = catalog or load_catalog()
+    if offload not in ("auto", "none", "experts", "layers"):
+        raise BadValueError(f"--offload must be auto, none, experts or layers, not {offload!r}")
+    resolved = resolve_model(model, catalog)
+    hw = hardware
+    if hw is None and (gpus or system or ram_bytes):
+        hw = build_hardware(catalog, gpus, nodes=nodes, ram_bytes=ram_bytes, ram_bandwidth_gb_s=ram_bandwidth_gb_s,
+                            system=system, wired_limit_bytes=wired_limit_bytes)
+    fmt0 = _resolve_format(resolved, quant, catalog)
+    context = context_tokens or min(DEFAULT_CONTEXT_TOKENS, resolved.arch.max_position_embeddings)
+    workload = Workload(context, users, kv_dtype)
+    engines = [catalog.engine(engine)] if engine else [default_engine(catalog, hw, fmt0)]
+    if engine is None and hw is not None and hw.host_ram_bytes and not hw.is_unified and "llama.cpp" in catalog.engines:
+        engines.append(catalog.engines["llama.cpp"])  # the engine that offloads to host RAM
+    best: tuple[tuple[int, float], FitResult] | None = None
+    for eng in {e.id: e for e in engines}.values():
+        fmt, plain_note = _plain_name_on_engine(quant, fmt0, eng, resolved, catalog)
+        if engine is None and best is not None and fmt is not None and fmt.id not in eng.supported_quants:
+            continue
+        resolve_kv_dtype(kv_dtype, eng)  # unknown / unsupported dtype -> a clear error before any work
+        fitter = Fitter(resolved, fmt, eng, workload, catalog)
+        if plain_note:
+            fitter.notes.append(plain_note)
+        result = _result(fitter, hw, offload, context_given=context_tokens is not None)
+        speed = result.performance.decode_tokens_per_s if result.performance else 0.0
+        key = (1 if result.fits else 0, speed)
+        if best is None or key > best[0]:
+            best = (key, result)
+    assert best is not None
+    return best[1]
+
+
+def _plain_name_on_engine(quant: str, fmt: QuantFormat | None, eng: Engine, resolved: ResolvedModel,
+                          catalog: Catalog) -> tuple[QuantFormat | None, str | None]:
+    """A plain name (int4 ...) the engine cannot load as resolved means the engine's own equivalent."""
+    if fmt is None or fmt.id in eng.supported_quants:
+        return fmt, None
+    typed = catalog.quants.get(quant.lower())
+    target = GGUF_EQUIVALENT.get(quant.lower())
+    if typed is None or typed.resolves_to is None or target is None or target not in eng.supported_quants:
+        return fmt, None
+    new = resolve_quant(target, resolved.entry, catalog)
+    return new, f"'{quant}' on {eng.name} means {new.name} (the 4/8/16-bit GGUF people use with it)"
+
+
+def _resolve_format(resolved: ResolvedModel, quant: str, catalog: Catalog) -> QuantFormat | None:
+    if resolved.file_tensors is not None:
+        return None
+    if quant == "native" and resolved.entry is None:
+        quant = resolved.quant_hint or "bf16"
+    return resolve_quant(quant, resolved.entry, catalog)
+
+
+def _result(f: Fitter, hw: Hardware | None, offload: str, *, context_given: bool) -> FitResult:
+    m, mem, arch = f.model, f.memory, f.model.arch
+    assert mem is not None
+    warnings = list(f.warnings) + list(m.warnings)
+    assumptions = list(m.assumptions) + list(f.notes) + list(mem.assumptions)
+    if not context_given:
+        assumptions.append(f"context {f.workload.context_tokens:,} tokens (default; set --context)")
+    if f.workload.context_tokens > arch.max_position_embeddings:
+        warnings.append(f"context {f.workload.context_tokens:,} is beyond the model's trained length "
+                        f"{arch.max_position_embeddings:,}")
+    qid = f.quant.id if f.quant else (m.file_quant or "file")
+    qname = f.quant.name if f.quant else (m.file_quant or "as stored in the file")
+    if f.quant is not None and f.quant.id not in f.engine.supported_quants:
+        warnings.append(f"{f.engine.name} does not list {f.quant.name} among the formats it loads")
+    placement: list[DeviceUsage] = []
+    fits = binding = perf = max_ctx = max_conc = None
+    offload_mode = "none"
+    if hw is not None:
+        placed = f.place(hw, offload)
+        if placed is None and offload not in ("auto", "none"):
+            why = "unified memory has no separate host RAM" if hw.is_unified else (
+                "no host RAM given (--ram)" if not hw.host_ram_bytes else f"{f.engine.name} cannot offload {offload}")
+            warnings.append(f"--offload {offload} does not apply here ({why}); placed without it")
+            placed = f.place(hw, "auto")
+        if placed is None:
+            raise BadValueError("no GPU given to place the model on (give --gpu, --system, --ram or --here)")
+        layout, verdict, speed = placed
+        warnings += list(layout.warnings) + _hardware_warnings(f, hw, layout)
+        assumptions += list(layout.assumptions) + list(hw.capacity_notes()) + list(speed.assumptions)
+        if f.engine.id not in _CALIBRATED_ENGINES:
+            warnings.append(f"speed factors are fitted on llama.cpp measurements; {f.engine.name} speeds are "
+                            "not calibrated on its own published figures (treat them as an upper estimate)")
+        placement = [_usage(u) for u in verdict.usages]
+        fits, binding, offload_mode = verdict.fits, verdict.binding_constraint, layout.offload
+        perf = PerformanceResult(
+            decode_tokens_per_s=round(speed.decode_tokens_per_s, 3),
+            prefill_tokens_per_s=round(speed.prefill_tokens_per_s, 3), ttft_s=round(speed.ttft_s, 4),
+            decode_bound_by=speed.decode_bound_by, prefill_bound_by=speed.prefill_bound_by,
+            decode_roofline_tokens_per_s=round(speed.decode_roofline_tokens_per_s, 3), users=f.workload.users,
+            per_user_decode_tokens_per_s=round(speed.per_user_decode_tokens_per_s, 3),
+            aggregate_decode_tokens_per_s=round(speed.aggregate_decode_tokens_per_s, 3),
+            compute_bound_batch=speed.compute_bound_batch, batched_bound_by=speed.batched_bound_by,
+            prefill_roofline_tokens_per_s=round(speed.prefill_roofline_tokens_per_s, 3))
+        max_ctx = f.max_context(layout, f.workload.users)
+        max_conc = round(f.max_concurrency(layout, f.workload.context_tokens), 2)
+        if hw.host_ram_bytes and hw.host_ram_bandwidth_gb_s is None and any(
+                s.kind == "host_ram" and s.weights_bytes for s in layout.slots):
+            warnings.append("host RAM bandwidth unknown: give --system or --ram-bandwidth for the offload speed")
+    quality = None
+    if f.quant is not None and f.quant.quality:
+        q = f.quant.quality[0]
+        quality = {k: v for k, v in (("mean_kld", q.mean_kld), ("ppl_increase_percent", q.ppl_increase_percent),
+                                     ("measured_on", q.measured_on), ("source", q.source)) if v is not None}
+    return FitResult(
+        model=ModelResult(id=m.id, name=m.name, source=m.source, total_params=m.total_params,  # type: ignore[arg-type]
+                          active_params=m.active_params, family=arch.family,
+                          official_total_params=m.entry.total_params.value if m.entry else None),
+        quant=qid, quant_name=qname, engine=f.engine.id, context_tokens=f.workload.context_tokens,
+        users=f.workload.users, kv_dtype=mem.kv_dtype.name, hardware=hw.describe() if hw else "",
+        memory=MemoryResult(weights_bytes=mem.weights_bytes, kv_cache_bytes=mem.kv_cache_bytes,
+                            activations_bytes=mem.activations_bytes, overhead_bytes=mem.overhead_bytes,
+                            total_bytes=mem.total_bytes, weights_by_class=dict(sorted(mem.weights_by_role.items())),
+                            kv_cache_bytes_per_token=mem.kv_bytes_per_token, kv_cache_state_bytes=mem.kv_state_bytes,
+                            mtp_weights_bytes=_mtp_bytes(f)),
+        placement=placement, fits=fits, binding_constraint=binding, offload=offload_mode, performance=perf,
+        max_context=max_ctx, max_concurrency=max_conc, quality_loss=quality,
+        warnings=list(dict.fromkeys(warnings)), assumptions=list(dict.fromkeys(assumptions)),
+    )
+
+
+def _mtp_bytes(f: Fitter) -> int:
+    """Bytes of the MTP layers in this format (the inventory flags them; quantization leaves them out)."""
+    m = f.model
+    if f.quant is None or m.tensors is None or not any(t.is_mtp for t in m.tensors):
+        return 0
+    with_mtp = assign(m.tensors, f.quant, f.catalog, arch=m.arch, include_mtp=True)
+    return sum(qt.weights_bytes for qt in with_mtp if qt.tensor.is_mtp)
+
+
+def _usage(u) -> DeviceUsage:  # type: ignore[no-untyped-def]
+    s = u.slot
+    return DeviceUsage(device=s.name, index=s.index, kind=s.kind, node=s.node, capacity_bytes=s.capacity_bytes,
+                       used_bytes=u.used_bytes, weights_bytes=s.weights_bytes, kv_cache_bytes=u.kv_cache_bytes,
+                       activations_bytes=s.activations_bytes, overhead_bytes=s.overhead_bytes,
+                       free_bytes=u.free_bytes, layers=s.layers or None)
+
+
+def _hardware_warnings(f: Fitter, hw: Hardware, layout: Layout) -> list[str]:
+    out = []
+    q = f.quant
+    for acc, _ in hw.accelerators:
+        why = engine_limit(f.engine, acc, q.id if q is not None else "")
+        if why is not None and q is not None:
+            out.append(why)
+        if q is not None and q.requires_native and q.requires_native not in acc.native_formats and not (
+                q.requires_native in ("nvfp4", "mxfp4") and "fp4" in acc.native_formats):
+            out.append(f"{q.name} on {acc.name}: no native {q.requires_native.upper()} units, so it runs "
+                       f"weight-only (dequantized to 16-bit): same memory, slower prefill")
+    if layout.tp >= 4 and (hw.intra_node_link_gb_s or 0) < 130:
+        out.append(f"tensor parallel {layout.tp} without NVLink: all-reduces cross PCIe and slow decode")
+    return out
+
+
+def compare_quants(model: str | RawCounts, quants: list[str], *, catalog: Catalog | None = None,
+                   context_tokens: int | None = None, users: int = 1, engine: str | None = None,
+                   **hw: object) -> list[QuantRow]:
+    """One row per format (`fit --quant all`)."""
+    catalog = catalog or load_catalog()
+    rows = []
+    for q in quants:
+        r = fit(model, quant=q, catalog=catalog, context_tokens=context_tokens, users=users, engine=engine,
+                **hw)  # type: ignore[arg-type]
+        params = max(r.model.total_params, 1)
+        rows.append(QuantRow(quant=r.quant, quant_name=r.quant_name, weights_bytes=r.memory.weights_bytes,
+                             bits_per_weight=round(r.memory.weights_bytes * 8 / params, 4),
+                             total_bytes=r.memory.total_bytes, fits=r.fits))
+    return rows
+
