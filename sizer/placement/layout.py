@@ -44,6 +44,9 @@ class Layout:
     stages: tuple[tuple[int, ...], ...]  # slot positions working together; stages run in sequence
     tp: int = 1
     pp: int = 1
+    ep: int = 1  # ranks the routed experts are spread over by expert (all-to-all); 1: sharded like TP
+    attention_dp: int = 1  # data-parallel attention ranks per group: each keeps only its own requests' KV
+    replicas: int = 1  # independent copies (DP) behind a router; `stages` are one replica's
     cpu_moe_layers: int = 0
     gpu_layers: int | None = None
     engram_on_host: bool = False

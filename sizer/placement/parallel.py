@@ -20,12 +20,12 @@ __all__ = ["tensor_parallel"]
 
 def tensor_parallel(
     tensors: tuple[QuantizedTensor, ...], arch: Architecture, hw: Hardware, engine: Engine,
-    activations_bytes: int, overhead_bytes: int, *, engram_on_host: bool = False,
+    activations_bytes: int, overhead_bytes: int, *, engram_on_host: bool = False, tp_pin: int | None = None,
 ) -> Layout:
     devices = hw.devices()
     per_node = hw.devices_per_node
     heads = arch.num_attention_heads
-    tp = per_node
+    tp = per_node if tp_pin is None else min(tp_pin, per_node)
     warnings: list[str] = []
     single_latent = arch.kv_lora_rank is not None or arch.family in ("deepseek_v4", "deepseek_v41")
     kv_heads = arch.num_key_value_heads

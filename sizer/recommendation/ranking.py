@@ -14,6 +14,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from sizer.model.reference import ResolvedModel
+from sizer.placement.serving import layout_words
 from sizer.recommendation.cost import Build, CostOptions, default_pue, tco
 from sizer.recommendation.launch import LaunchSpec, commands_for
 from sizer.recommendation.quality import quality_loss
@@ -149,7 +150,9 @@ def _better_on_machine(a: Placed, b: Placed) -> bool:
 def _placement_words(p: Placed) -> str:
     lay, hw = p.layout, p.hw
     n_layers = len(lay.slots[0].kv_share) if lay.slots else 0
-    if lay.strategy == "tensor_parallel":
+    if lay.strategy == "tensor_parallel" and (lay.replicas > 1 or lay.attention_dp > 1 or lay.ep > 1):
+        text = layout_words(lay)
+    elif lay.strategy == "tensor_parallel":
         text = f"tensor parallel {lay.tp}"
         if lay.pp > 1:
             text += f" x pipeline parallel {lay.pp}" + (f" across {hw.nodes} nodes" if hw.nodes > 1 else "")

@@ -48,6 +48,20 @@ class CalibrationEntry(Entry):
         description="Decode only: fixed time per layer per step (kernel launches, synchronisation), "
         "microseconds, fitted together with the efficiency of its backend and device class.",
     )
+    moe_layer_overhead_us: float = Field(
+        default=0.0,
+        ge=0,
+        description="Decode only, serving engines: further fixed time per MoE layer per step (routing, grouped "
+        "expert GEMMs, all-to-all / all-reduce of the experts' output), microseconds.",
+    )
+    engine: str | None = Field(
+        default=None,
+        description="Serving engine the measurements ran on (vllm, sglang, tensorrt-llm; `serving`: pooled over "
+        "them); null: the llama.cpp-family single-stream fit.",
+    )
+    engine_versions: list[str] = Field(
+        default_factory=list, description="Engine releases of the measurements the entry was fitted on."
+    )
     fit_points: int = Field(ge=0, description="Measurements the factor was fitted on.")
     median_abs_error_percent: float | None = Field(
         default=None,
@@ -57,10 +71,16 @@ class CalibrationEntry(Entry):
     max_abs_error_percent: float | None = Field(
         default=None, ge=0, description="Worst |estimate - measured| / measured over the fit points, percent."
     )
+    loo_median_abs_error_percent: float | None = Field(
+        default=None, ge=0, description="Median leave-one-out |error| over the fit points, percent (serving fits)."
+    )
+    loo_p90_abs_error_percent: float | None = Field(
+        default=None, ge=0, description="90th percentile leave-one-out |error|, percent (serving fits)."
+    )
 
     @model_validator(mode="after")
     def _overhead_is_a_decode_term(self) -> CalibrationEntry:
-        if self.phase != "decode" and self.layer_overhead_us:
+        if self.phase != "decode" and (self.layer_overhead_us or self.moe_layer_overhead_us):
             raise ValueError("layer_overhead_us applies to decode entries only")
         if self.fit_points == 0 and self.median_abs_error_percent is not None:
             raise ValueError("an entry without fit points has no fit error")

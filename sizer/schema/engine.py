@@ -54,6 +54,9 @@ class EngineDeviceTier(StrictModel):
         "for activations, CUDA graphs, workspaces and the runtime context. Null: gpu_memory_utilization "
         "applies.",
     )
+    max_num_seqs: int | None = Field(
+        default=None, ge=1, description="Sequences the scheduler runs at once on this tier (vLLM max_num_seqs)."
+    )
 
 
 class Engine(Entry):
@@ -91,6 +94,22 @@ class Engine(Entry):
         "not above the device's memory wins; below every tier, activation_tokens and "
         "gpu_memory_utilization apply.",
     )
+    max_num_seqs: int | None = Field(
+        default=None,
+        ge=1,
+        description="Sequences the scheduler runs at once by default (vLLM max_num_seqs, TensorRT-LLM "
+        "max_batch_size); null: as many as the KV cache holds (SGLang).",
+    )
+    small_batch_devices: list[str] = Field(
+        default_factory=list,
+        description="Substrings of accelerator ids on which the engine keeps its small-device batch defaults "
+        "whatever their memory (vLLM: A100, GB10).",
+    )
+    attention_data_parallel: bool = Field(
+        default=False,
+        description="Offers data-parallel attention for MoE models (each rank keeps the KV of its own requests).",
+    )
+    release: str | None = Field(default=None, description="The engine release the defaults were read from.")
     activation_rule: Literal["llama_cpp_compute_buffer", "vllm_profile_peak", "mlx_lazy"] = Field(
         description="Which activation memory rule applies."
     )

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
+from sizer.placement.hardware import Device
 from sizer.schema import Accelerator, Engine
 
-__all__ = ["engine_limit", "platforms_of"]
+__all__ = ["engine_device_gib", "engine_limit", "max_num_seqs", "platforms_of"]
 
 
 def platforms_of(acc: Accelerator) -> frozenset[str]:
@@ -39,3 +42,26 @@ def engine_limit(engine: Engine, acc: Accelerator, quant_id: str) -> str | None:
         if blocked:
             return f"{engine.name} on {acc.name}: {limit.reason}"
     return None
+
+
+def engine_device_gib(engine: Engine, devices: Sequence[Device]) -> float | None:
+    """The device size an engine's size-dependent defaults key on (the smallest device), or None when the
+    engine keeps its small-device defaults there whatever the memory (engine.small_batch_devices)."""
+    if not devices:
+        return None
+    if any(k in d.accelerator.id for d in devices for k in engine.small_batch_devices):
+        return None
+    return min(d.capacity_bytes for d in devices) / 2**30
+
+
+def max_num_seqs(engine: Engine, device_gib: float | None, override: int | None = None) -> int | None:
+    """Sequences the engine's scheduler runs at once (vLLM max_num_seqs); None: bounded by the KV cache only."""
+    if override is not None:
+        return override
+    seqs = engine.max_num_seqs
+    if device_gib is not None:
+        best = -1.0
+        for tier in engine.device_tiers:
+            if tier.max_num_seqs is not None and best < tier.min_device_gib <= device_gib:
+                best, seqs = tier.min_device_gib, tier.max_num_seqs
+    return seqs

@@ -8,7 +8,8 @@ that fits (or the least-short one), then find the longest context and the concur
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from typing import Any
 
 from sizer.catalog.loading import Catalog, load_catalog
 from sizer.errors import BadValueError
@@ -19,10 +20,21 @@ from sizer.model.reference import RawCounts, ResolvedModel, resolve_model
 from sizer.model.tensors import QuantizedTensor
 from sizer.placement import Layout, Verdict, evaluate, layouts_for
 from sizer.placement.hardware import Hardware, build_hardware
+from sizer.placement.serving import LayoutPins, layout_words, serving_layouts
 from sizer.quant.assignment import assign, resolve_quant
 from sizer.schema import Engine, QuantFormat
-from sizer.sizing.engine_support import engine_limit
-from sizer.sizing.results import DeviceUsage, FitResult, MemoryResult, ModelResult, PerformanceResult, QuantRow
+from sizer.sizing.engine_support import engine_device_gib, engine_limit
+from sizer.sizing.results import (
+    CurvePoint,
+    DeviceUsage,
+    FitResult,
+    LayoutResult,
+    MemoryResult,
+    ModelResult,
+    PerformanceResult,
+    QuantRow,
+)
+from sizer.sizing.serving_curve import Serving, serving_for, uses_serving_model
 from sizer.speed.estimate import Efficiency, Speed, SpeedInputs, estimate
 from sizer.speed.factors import efficiency_for
 
@@ -31,9 +43,6 @@ __all__ = ["DEFAULT_CONTEXT_TOKENS", "fit", "compare_quants", "default_engine", 
 DEFAULT_CONTEXT_TOKENS = 8192
 # engines whose kernels the calibration measurements (sizer/calibration/measurements.yaml) were taken with
 _CALIBRATED_ENGINES = frozenset({"llama.cpp", "ollama"})
-# Devices vLLM leaves on its small max_num_batched_tokens default whatever their memory (catalog ids contain
-# these; vLLM matches the device name): https://github.com/vllm-project/vllm/blob/v0.33.0/vllm/engine/arg_utils.py
-_VLLM_SMALL_BATCH = ("a100", "gb10")
 
 
 def quant_kernel(fmt: QuantFormat) -> str:
@@ -91,6 +100,9 @@ class Fitter:
     memory: MemoryBreakdown | None = None
     warnings: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    pins: LayoutPins | None = None  # --tp/--pp/--ep/--dp
+    curve_users: tuple[int, ...] = ()  # --users 1,8,32: the points of performance.curve
+    max_num_seqs: int | None = None  # --max-num-seqs (else the engine's default)
 
     def __post_init__(self) -> None:
         if self.model.file_tensors is not None:
@@ -114,10 +126,8 @@ class Fitter:
         n = max(hw.devices_per_node, 1)
         devices = hw.devices()
         # vLLM / SGLang pick their micro-batch (max_num_batched_tokens) from the device size; vLLM keeps the
-        # small default on A100 and GB10 whatever their memory (engine/arg_utils.py get_batch_defaults)
-        device_gib = min(d.capacity_bytes for d in devices) / 2**30 if devices else None
-        if self.engine.id == "vllm" and any(k in d.accelerator.id for d in devices for k in _VLLM_SMALL_BATCH):
-            device_gib = None
+        # small default on some devices whatever their memory (engine.small_batch_devices: A100, GB10)
+        device_gib = engine_device_gib(self.engine, devices)
         act = activation_bytes(arch, self.engine, n_devices=n, context_tokens=self.workload.context_tokens,
                                users=self.workload.users, batch_tokens=self.workload.batch_tokens,
                                flash_attention=self.workload.flash_attention, device_memory_gib=device_gib)
@@ -128,14 +138,38 @@ class Fitter:
         inputs = SpeedInputs(arch, self.model.active_params, self.quant or _file_quant(self.catalog),
                              self.engine, hw, self.workload.context_tokens, self.workload.users,
                              quant_kernel(self.quant) if self.quant else "k_quant")
-        for layout in layouts_for(self.tensors, arch, hw, self.engine, act, ovh, kv, offload):
+        candidates = layouts_for(self.tensors, arch, hw, self.engine, act, ovh, kv, offload)
+        if self.engine.tensor_parallel and not self.engine.layer_split and offload in ("auto", "none"):
+            base = next((x for x in candidates if x.offload == "none" and not x.engram_on_host), None)
+            candidates += serving_layouts(self.tensors, arch, hw, self.engine, act, ovh, base, self.pins)
+        if self.pins is not None and self.pins.any:
+            pinned = [x for x in candidates if self.pins.admit(x)]
+            if not pinned:
+                raise BadValueError(f"no {self.engine.name} layout on {hw.describe()} matches "
+                                    f"{self.pins.describe()} (the heads must split evenly over --tp, and "
+                                    "--tp x --pp x --dp must tile the GPUs)")
+            candidates = pinned
+        serving = uses_serving_model(self.engine)
+        for layout in candidates:
             verdict = evaluate(layout, kv)
             speed = estimate(layout, verdict, inputs, eff)
             short = sum(min(0, u.free_bytes) for u in verdict.usages)
-            key = (1 if verdict.fits else 0, speed.decode_tokens_per_s if verdict.fits else short)
+            if serving:
+                speed = _under_load(self.serving(layout, verdict, hw), speed, self.workload)
+            # the layout that serves the workload's users fastest (one user: the single-stream speed)
+            key = (1 if verdict.fits else 0, speed.per_user_decode_tokens_per_s if verdict.fits else short)
             if best is None or key > best[0]:
                 best = (key, layout, verdict, speed)
         return None if best is None else best[1:]
+
+    def speed_inputs(self, hw: Hardware) -> SpeedInputs:
+        return SpeedInputs(self.model.arch, self.model.active_params, self.quant or _file_quant(self.catalog),
+                           self.engine, hw, self.workload.context_tokens, self.workload.users,
+                           quant_kernel(self.quant) if self.quant else "k_quant")
+
+    def serving(self, layout: Layout, verdict: Verdict, hw: Hardware) -> Serving:
+        return serving_for(layout, verdict, self.speed_inputs(hw), self.engine, hw, self.catalog,
+                           max_seqs_override=self.max_num_seqs, batch_tokens=self.workload.batch_tokens)
 
     def max_context(self, layout: Layout, users: int) -> int:
         cap = self.model.arch.max_position_embeddings
@@ -260,7 +294,7 @@ def _result(f: Fitter, hw: Hardware | None, offload: str, *, context_given: bool
     if f.quant is not None and f.quant.id not in f.engine.supported_quants:
         warnings.append(f"{f.engine.name} does not list {f.quant.name} among the formats it loads")
     placement: list[DeviceUsage] = []
-    fits = binding = perf = max_ctx = max_conc = None
+    fits = binding = perf = max_ctx = max_conc = layout_result = None
     offload_mode = "none"
     if hw is not None:
         placed = f.place(hw, offload)
@@ -274,22 +308,26 @@ def _result(f: Fitter, hw: Hardware | None, offload: str, *, context_given: bool
         layout, verdict, speed = placed
         warnings += list(layout.warnings) + _hardware_warnings(f, hw, layout)
         assumptions += list(layout.assumptions) + list(hw.capacity_notes()) + list(speed.assumptions)
-        if f.engine.id not in _CALIBRATED_ENGINES:
+        placement = [_usage(u) for u in verdict.usages]
+        layout_result = LayoutResult(description=layout_words(layout), tensor_parallel=layout.tp,
+                                     pipeline_parallel=layout.pp, expert_parallel=layout.ep,
+                                     attention_data_parallel=layout.attention_dp, replicas=layout.replicas)
+        fits, binding, offload_mode = verdict.fits, verdict.binding_constraint, layout.offload
+        max_ctx = f.max_context(layout, f.workload.users)
+        max_conc = round(f.max_concurrency(layout, f.workload.context_tokens), 2)
+        serving = f.serving(layout, verdict, hw)
+        if f.engine.id not in _CALIBRATED_ENGINES and not serving.params.calibrated:
             warnings.append(f"speed factors are fitted on llama.cpp measurements; {f.engine.name} speeds are "
                             "not calibrated on its own published figures (treat them as an upper estimate)")
-        placement = [_usage(u) for u in verdict.usages]
-        fits, binding, offload_mode = verdict.fits, verdict.binding_constraint, layout.offload
+        loaded = _load_fields(f, layout, verdict, hw, serving, speed, max_conc)
+        if uses_serving_model(f.engine):
+            assumptions += serving.notes
         perf = PerformanceResult(
-            decode_tokens_per_s=round(speed.decode_tokens_per_s, 3),
             prefill_tokens_per_s=round(speed.prefill_tokens_per_s, 3), ttft_s=round(speed.ttft_s, 4),
             decode_bound_by=speed.decode_bound_by, prefill_bound_by=speed.prefill_bound_by,
             decode_roofline_tokens_per_s=round(speed.decode_roofline_tokens_per_s, 3), users=f.workload.users,
-            per_user_decode_tokens_per_s=round(speed.per_user_decode_tokens_per_s, 3),
-            aggregate_decode_tokens_per_s=round(speed.aggregate_decode_tokens_per_s, 3),
-            compute_bound_batch=speed.compute_bound_batch, batched_bound_by=speed.batched_bound_by,
-            prefill_roofline_tokens_per_s=round(speed.prefill_roofline_tokens_per_s, 3))
-        max_ctx = f.max_context(layout, f.workload.users)
-        max_conc = round(f.max_concurrency(layout, f.workload.context_tokens), 2)
+            compute_bound_batch=speed.compute_bound_batch,
+            prefill_roofline_tokens_per_s=round(speed.prefill_roofline_tokens_per_s, 3), **loaded)
         if hw.host_ram_bytes and hw.host_ram_bandwidth_gb_s is None and any(
                 s.kind == "host_ram" and s.weights_bytes for s in layout.slots):
             warnings.append("host RAM bandwidth unknown: give --system or --ram-bandwidth for the offload speed")
@@ -310,9 +348,48 @@ def _result(f: Fitter, hw: Hardware | None, offload: str, *, context_given: bool
                             kv_cache_bytes_per_token=mem.kv_bytes_per_token, kv_cache_state_bytes=mem.kv_state_bytes,
                             mtp_weights_bytes=_mtp_bytes(f)),
         placement=placement, fits=fits, binding_constraint=binding, offload=offload_mode, performance=perf,
+        layout=layout_result,
         max_context=max_ctx, max_concurrency=max_conc, quality_loss=quality,
         warnings=list(dict.fromkeys(warnings)), assumptions=list(dict.fromkeys(assumptions)),
     )
+
+
+def _under_load(serving: Serving, speed: Speed, workload: Workload) -> Speed:
+    """`speed` with its decode figures from the serving model (vLLM / SGLang / TensorRT-LLM)."""
+    one = serving.point(1)
+    now = serving.point(workload.users)
+    return replace(speed, decode_tokens_per_s=min(one.per_user_decode_tokens_per_s, speed.decode_roofline_tokens_per_s),
+                   per_user_decode_tokens_per_s=now.per_user_decode_tokens_per_s,
+                   aggregate_decode_tokens_per_s=now.aggregate_decode_tokens_per_s, batched_bound_by=now.bound_by,
+                   decode_bound_by=one.bound_by)
+
+
+def _load_fields(f: Fitter, layout: Layout, verdict: Verdict, hw: Hardware, serving: Serving, speed: Speed,
+                 max_conc: float) -> dict[str, Any]:
+    """The speed-under-load fields of `performance`: the serving model for vLLM / SGLang / TensorRT-LLM, the
+    single-stream model's batched estimate otherwise; the curve and saturation from the serving model."""
+    gpus = serving.gpus
+    out: dict[str, Any] = {}
+    out.update(decode_tokens_per_s=round(speed.decode_tokens_per_s, 3),
+               per_user_decode_tokens_per_s=round(speed.per_user_decode_tokens_per_s, 3),
+               aggregate_decode_tokens_per_s=round(speed.aggregate_decode_tokens_per_s, 3),
+               batched_bound_by=speed.batched_bound_by,
+               decode_tokens_per_s_per_gpu=round(speed.aggregate_decode_tokens_per_s / gpus, 3))
+    sat_users, sat = serving.saturated(max_conc) if max_conc >= 1 else (0, None)
+    if sat is not None:
+        out.update(saturated_users=sat_users,
+                   saturated_decode_tokens_per_s_per_gpu=round(sat.aggregate_decode_tokens_per_s / gpus, 3))
+    curve = []
+    for u in f.curve_users:
+        p = serving.point(u)
+        fits_u = evaluate(layout, f.kv_layers(f.workload.context_tokens, u)).fits and (
+            serving.seq_cap is None or u <= serving.seq_cap)
+        curve.append(CurvePoint(users=u, per_user_decode_tokens_per_s=round(p.per_user_decode_tokens_per_s, 3),
+                                aggregate_decode_tokens_per_s=round(p.aggregate_decode_tokens_per_s, 3),
+                                decode_tokens_per_s_per_gpu=round(p.aggregate_decode_tokens_per_s / gpus, 3),
+                                ttft_s=round(p.ttft_s, 4), fits=fits_u))
+    out["curve"] = curve
+    return out
 
 
 def _mtp_bytes(f: Fitter) -> int:

@@ -14,7 +14,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-__all__ = ["DeviceUsage", "FitResult", "MemoryResult", "ModelResult", "PerformanceResult", "QuantRow"]
+__all__ = ["CurvePoint", "DeviceUsage", "FitResult", "LayoutResult", "MemoryResult", "ModelResult", "PerformanceResult",
+           "QuantRow"]
 
 
 class _Result(BaseModel):
@@ -75,6 +76,34 @@ class PerformanceResult(_Result):
     compute_bound_batch: int | None = Field(default=None, description="Batch size where decode turns compute-bound.")
     batched_bound_by: str = Field(default="", description="What bounds a decode step of --users sequences.")
     prefill_roofline_tokens_per_s: float = Field(default=0.0, description="Compute upper bound for prefill.")
+    decode_tokens_per_s_per_gpu: float = Field(default=0.0, description="Aggregate decode speed / GPUs used.")
+    saturated_decode_tokens_per_s_per_gpu: float = Field(
+        default=0.0, description="Aggregate decode speed per GPU at the most sequences the KV cache and the "
+        "engine's max_num_seqs allow at this context.")
+    saturated_users: int = Field(default=0, description="The sequences behind saturated_decode_tokens_per_s_per_gpu.")
+    curve: list[CurvePoint] = Field(default_factory=list, description="Per-user and aggregate speed by users.")
+
+
+class LayoutResult(_Result):
+    """How the engine lays the model out (vLLM / SGLang / TensorRT-LLM degrees)."""
+
+    description: str = Field(description="The layout in words.")
+    tensor_parallel: int = Field(default=1, description="GPUs one layer's weights are sharded over (per group).")
+    pipeline_parallel: int = 1
+    expert_parallel: int = Field(default=1, description="GPUs the routed experts are spread over by expert.")
+    attention_data_parallel: int = Field(default=1, description="Ranks that each run attention for their own requests.")
+    replicas: int = Field(default=1, description="Independent copies of the model behind a router.")
+
+
+class CurvePoint(_Result):
+    """One point of the throughput / interactivity curve (fit --users 1,8,32)."""
+
+    users: int
+    per_user_decode_tokens_per_s: float
+    aggregate_decode_tokens_per_s: float
+    decode_tokens_per_s_per_gpu: float
+    ttft_s: float
+    fits: bool
 
 
 class FitResult(_Result):
@@ -91,6 +120,7 @@ class FitResult(_Result):
     fits: bool | None = Field(default=None, description="None when no hardware was given.")
     binding_constraint: str | None = None
     offload: str = Field(default="none", description="none | experts | layers | cpu (no GPU: all in host RAM)")
+    layout: LayoutResult | None = None
     performance: PerformanceResult | None = None
     max_context: int | None = None
     max_concurrency: float | None = None

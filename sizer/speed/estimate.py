@@ -43,6 +43,7 @@ __all__ = [
     "decode_terms",
     "device_class",
     "estimate",
+    "peak_seconds_per_flop",
     "prefill_flops_per_token",
 ]
 
@@ -105,7 +106,8 @@ def _compute_rates(
 
     Each GPU does the share of the FLOPs that its share of the weights a token multiplies with stands
     for; devices of a stage (tensor parallel ranks) work together, stages one after another."""
-    total = sum(_active_bytes(s, inp.arch) for s in layout.slots if s.kind != "host_ram") or 1.0
+    one_group = [layout.slots[pos] for stage in layout.stages for pos in stage]  # one replica's devices
+    total = sum(_active_bytes(s, inp.arch) for s in one_group if s.kind != "host_ram") or 1.0
     accs = {a.name: a for a, _ in inp.hardware.accelerators}
     peak_s = calibrated_s = 0.0
     label = ""
@@ -125,6 +127,11 @@ def _compute_rates(
         peak_s += worst_peak
         calibrated_s += worst_cal
     return peak_s, calibrated_s, label
+
+
+def peak_seconds_per_flop(layout: Layout, inp: SpeedInputs, eff: Efficiency) -> float:
+    """Critical-path seconds per FLOP of one group's matrix work at dense peak (0: no GPU)."""
+    return _compute_rates(layout, inp, eff, [])[0]
 
 
 def _prefill(
@@ -175,10 +182,11 @@ def _prefill(
 
 
 def _batched(
-    model: StepModel, inp: SpeedInputs, eff: Efficiency, compute_s_per_token: float
+    model: StepModel, inp: SpeedInputs, eff: Efficiency, compute_s_per_token: float, users: int
 ) -> tuple[float, str, int | None]:
-    """(step seconds for --users sequences, bound, smallest batch where decode turns compute-bound)."""
-    users = max(inp.users, 1)
+    """(step seconds for `users` sequences of one replica, bound, smallest batch where decode turns
+    compute-bound)."""
+    users = max(users, 1)
     mem, bound = step_seconds(model.terms(users), eff, inp.quant_kernel)
     comp = compute_s_per_token * users
     t = max(mem, comp)
@@ -211,8 +219,9 @@ def estimate(layout: Layout, verdict: Verdict, inp: SpeedInputs, eff: Efficiency
     ttft = inp.context_tokens / prefill_tps + t1 if prefill_tps else float("inf")
     # batched decode: matrix work of one token per sequence at the calibrated prefill rate
     _, cal_s, _ = _compute_rates(layout, inp, eff, [])
-    step_b, bound_b, cb = _batched(model, inp, eff, cal_s * 2 * inp.active_params)
     users = max(inp.users, 1)
+    group_users = -(-users // max(layout.replicas, 1))  # a router spreads the users over the replicas
+    step_b, bound_b, cb = _batched(model, inp, eff, cal_s * 2 * inp.active_params, group_users)
     per_user = 1 / step_b if step_b else 0.0
     roof = terms1.roofline_s
     return Speed(

@@ -57,6 +57,8 @@ class Calibration:
 
     def __post_init__(self) -> None:
         for e in self.entries:
+            if e.engine is not None:
+                continue  # serving-engine fits: sizer.speed.serving_factors
             self._by_key.setdefault((e.phase, e.backend, e.device_class, e.quant_kernel), e)
 
     def entry(

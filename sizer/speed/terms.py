@@ -234,8 +234,10 @@ class StepModel:
                         s.bandwidth_gb_s,
                     )
                 if where[3] > 0:
+                    # a slot holds the KV of its replica's share of the users: per sequence of that replica
                     reads.append(
-                        _SlotRead(*where, s.fixed_read_bytes, s.routed_expert_bytes, kv_of[id(s)] / users)
+                        _SlotRead(*where, s.fixed_read_bytes, s.routed_expert_bytes,
+                                  kv_of[id(s)] * max(layout.replicas, 1) / users)
                     )
             stages.append(tuple(reads))
         self.stages: tuple[tuple[_SlotRead, ...], ...] = tuple(stages)

@@ -1,0 +1,145 @@
+"""Speed under load: one decode step of B sequences per layout, and the throughput / interactivity curve.
+
+One step of a group (a tensor-parallel group, or a data-parallel-attention group; replicas run side by
+side) with B sequences takes
+
+    max(bytes read / (peak bandwidth x e_bw), FLOPs / (peak dense compute x e_c)) + links
+      + layers x c_layer + MoE layers x c_moe
+
+where the bytes are the weights read once per step (MoE: the distinct experts B tokens touch), plus the KV
+of B sequences at their filled length, and the FLOPs are 2 x active parameters plus attention over the
+filled length per sequence. Chunked prefill steals step time: each request's prompt is prefilled in chunks
+of the engine's max_num_batched_tokens between decode steps, so per output token the group also spends
+prompt / output prefill tokens. e_bw, e_c <= 1 and c >= 0, so no estimate exceeds the roofline. The
+parameters are fitted per engine and device class (sizer.speed.serving_factors).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+from sizer.model.architecture._common import is_local_layer, is_moe_layer
+from sizer.placement import Layout, Verdict
+from sizer.schema import Architecture
+from sizer.speed.serving_factors import ServingParams
+from sizer.speed.terms import StepModel
+
+__all__ = ["DEFAULT_NEW_PROMPT_TOKENS", "DEFAULT_OUTPUT_TOKENS", "ServingModel", "ServingPoint", "attention_flops_per_token",
+           "mix_for_context"]
+
+# A request when only the context is given (fit / recommend): it prefills DEFAULT_NEW_PROMPT_TOKENS new
+# tokens (the earlier turns' KV stays cached: prefix caching, on by default in vLLM and SGLang), generates
+# DEFAULT_OUTPUT_TOKENS, and its decode reads KV over the whole context. 1k / 1k is the standard shape of the
+# engines' own throughput tables (TensorRT-LLM perf-overview, InferenceX).
+DEFAULT_OUTPUT_TOKENS = 1024
+DEFAULT_NEW_PROMPT_TOKENS = 1024
+
+
+def mix_for_context(context_tokens: int) -> tuple[int, int]:
+    """(new prompt tokens, output tokens) of one request within `context_tokens`."""
+    out = min(DEFAULT_OUTPUT_TOKENS, max(context_tokens // 2, 1))
+    return min(DEFAULT_NEW_PROMPT_TOKENS, max(context_tokens - out, 0)), out
+
+
+def attention_flops_per_token(arch: Architecture, filled_tokens: float) -> float:
+    """FLOPs of one token's attention over `filled_tokens` cached tokens, all layers (QK^T and AV)."""
+    if arch.kv_lora_rank is not None:  # MLA in its absorbed decode form: scores and values on the latent
+        width = 2 * arch.kv_lora_rank + (arch.qk_rope_head_dim or 0)
+        per_layer = 2 * arch.num_attention_heads * width * filled_tokens
+    else:
+        per_layer = 4 * arch.num_attention_heads * arch.head_dim * filled_tokens
+    if arch.local_layer_kind is not None:
+        total = 0.0
+        window = arch.local_window_tokens or 0
+        for i in range(arch.num_hidden_layers):
+            if not is_local_layer(arch, i):
+                total += per_layer
+            elif arch.local_layer_kind != "linear_attention" and window:
+                total += per_layer * min(1.0, window / max(filled_tokens, 1.0))
+        return total
+    return per_layer * arch.num_hidden_layers
+
+
+@dataclass(frozen=True, slots=True)
+class ServingPoint:
+    users: int
+    group_batch: int  # sequences one replica decodes per step
+    step_s: float  # one decode step of the group, prefill chunks excluded
+    per_user_decode_tokens_per_s: float  # what one user sees (others' prefill chunks included)
+    aggregate_decode_tokens_per_s: float  # users x per-user speed
+    throughput_tokens_per_s: float  # output tokens/s with every request's own prefill counted
+    ttft_s: float
+    prefill_tokens_per_s: float  # of one group
+    bound_by: str
+
+
+class _Bandwidth:
+    """An efficiency callable for StepModel that returns one bandwidth efficiency everywhere."""
+
+    __slots__ = ("value",)
+
+    def __init__(self, value: float) -> None:
+        self.value = value
+
+    def __call__(self, phase: str, backend: str, device_class: str, quant_kernel: str) -> tuple[float, str]:
+        return self.value, ""
+
+
+class ServingModel:
+    """Batch-independent terms of one layout, evaluated for any number of users."""
+
+    def __init__(self, layout: Layout, verdict: Verdict, inputs: object, peak_s_per_flop: float,
+                 active_params: int, arch: Architecture, chunk_tokens: int, gpus: int) -> None:
+        self.step = StepModel(layout, verdict, inputs)
+        self.arch = arch
+        self.peak_s_per_flop = peak_s_per_flop  # critical-path seconds per FLOP of one group at peak
+        self.active_params = active_params
+        self.replicas = max(layout.replicas, 1)
+        self.context = max(getattr(inputs, "context_tokens", 1), 1)
+        self.chunk = max(chunk_tokens, 1)
+        self.gpus = max(gpus, 1)
+        self.layers = arch.num_hidden_layers
+        self.moe_layers = sum(1 for i in range(self.layers) if is_moe_layer(arch, i)) if arch.is_moe else 0
+        self.kernel = getattr(inputs, "quant_kernel", "float")
+
+    def memory_roofline_s(self, batch: int, filled_tokens: float) -> float:
+        """Bytes read by one step of `batch` sequences / peak bandwidth (links excluded)."""
+        kv_seqs = batch * filled_tokens / self.context
+        t = self.step.seconds(batch, _Bandwidth(1.0), self.kernel, kv_sequences=kv_seqs)  # type: ignore[arg-type]
+        return t - self.link_s(batch)
+
+    def link_s(self, batch: int) -> float:
+        return self.step.link_fixed_s + self.step.link_per_seq_s * batch
+
+    def flops_per_token(self, filled_tokens: float) -> float:
+        return 2 * self.active_params + attention_flops_per_token(self.arch, filled_tokens)
+
+    def fixed_s(self, p: ServingParams) -> float:
+        return self.layers * p.layer_overhead_s + self.moe_layers * p.moe_layer_overhead_s
+
+    def point(self, users: int, p: ServingParams, prompt_tokens: int, output_tokens: int,
+              filled_tokens: float | None = None) -> ServingPoint:
+        users = max(users, 1)
+        b = math.ceil(users / self.replicas)
+        filled = filled_tokens if filled_tokens is not None else prompt_tokens + output_tokens / 2
+        mem = self.memory_roofline_s(b, filled) / p.bandwidth_efficiency
+        comp = self.peak_s_per_flop * b * self.flops_per_token(filled) / p.compute_efficiency
+        fixed = self.fixed_s(p)
+        link = self.link_s(b)
+        step = max(mem, comp) + link + fixed
+        bound = "compute (batched decode)" if comp > mem else "memory bandwidth"
+        if fixed > max(mem, comp):
+            bound = "fixed cost per layer (launches, routing, collectives)"
+        # prefill: compute-bound over the prompt, never faster than reading the weights once per chunk
+        prefill_tok_s = self.peak_s_per_flop * self.flops_per_token(prompt_tokens / 2) / p.compute_efficiency
+        chunk_read = (self.memory_roofline_s(0, 0.0) / p.bandwidth_efficiency + fixed + link) / self.chunk
+        prefill_tok_s = max(prefill_tok_s, chunk_read)
+        ratio = prompt_tokens / max(output_tokens, 1)
+        stolen_others = (b - 1) * ratio * prefill_tok_s
+        per_user = 1.0 / (step + stolen_others)
+        # output tokens/s of the whole system, each request's own prefill included (offline benchmarks)
+        throughput = users / (step + b * ratio * prefill_tok_s)
+        chunks = math.ceil(prompt_tokens / self.chunk) if prompt_tokens else 0
+        ttft = chunks * step + prompt_tokens * prefill_tok_s + step if b > 1 else prompt_tokens * prefill_tok_s + step
+        return ServingPoint(users, b, step, per_user, per_user * users, throughput, ttft, 1.0 / prefill_tok_s, bound)
