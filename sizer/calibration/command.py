@@ -22,6 +22,7 @@ from pathlib import Path
 from sizer.calibration.entries import decode_entries, prefill_entries
 from sizer.calibration.fitting import DecodePoint, PrefillPoint
 from sizer.calibration.measurements import Case, resolve_cases
+from sizer.calibration.serving import ServingReport, format_serving, serving_calibration
 from sizer.catalog.loading import Catalog, load_catalog
 from sizer.schema.calibration import CalibrationEntry
 from sizer.speed.estimate import backend_of, compute_tflops, decode_terms, device_class, estimate
@@ -58,6 +59,7 @@ class Report:
     entries: tuple[CalibrationEntry, ...]
     rows: tuple[RowResult, ...]
     skipped: tuple[tuple[str, str], ...]  # (row id, why)
+    serving: ServingReport | None = None  # vLLM / SGLang / TensorRT-LLM under load (sizer.calibration.serving)
 
     def errors(self, phase: str, use: str, loo: bool = False) -> list[float]:
         out = []
@@ -182,7 +184,8 @@ def calibrate(catalog: Catalog | None = None, *, loo: bool = True) -> Report:
                 keep = [e for e in entries if e.phase != phase]
                 loo_est = _predict(case, Calibration(tuple(refit + keep)), phase)
             rows.append(RowResult(rid, phase, use, measured, est, roof, loo_est))
-    return Report(entries, tuple(rows), tuple(skipped))
+    serving = serving_calibration(catalog, loo=loo)
+    return Report(entries + serving.entries, tuple(rows), tuple(skipped), serving)
 
 
 def yaml_text(report: Report) -> str:
@@ -199,6 +202,10 @@ def yaml_text(report: Report) -> str:
         f"#   {name}: {n} rows, median {med:g}%, worst {worst:g}%"
         for name, (n, med, worst) in report.summary().items()
     ]
+    if report.serving is not None:
+        lines.append("# Serving engines under load, from sizer/calibration/serving_measurements.yaml (rows, median %, p90 %):")
+        lines += [f"#   {name}: {n} rows, median {med:g}%, p90 {p90:g}%"
+                  for name, (n, med, p90) in report.serving.summary().items()]
     data = [e.model_dump(mode="json", exclude={"aliases", "figure_sources"}) for e in report.entries]
     body = str(yaml.safe_dump(data, sort_keys=False, width=110, allow_unicode=True))
     return "\n".join(lines) + "\n" + body
@@ -234,6 +241,8 @@ def format_report(report: Report) -> str:
         f"{name}: {n} rows, median |error| {med:g}%, worst {worst:g}%"
         for name, (n, med, worst) in report.summary().items()
     ]
+    if report.serving is not None:
+        out += ["", format_serving(report.serving)]
     return "\n".join(out)
 
 

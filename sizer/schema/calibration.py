@@ -54,6 +54,16 @@ class CalibrationEntry(Entry):
         description="Decode only, serving engines: further fixed time per MoE layer per step (routing, grouped "
         "expert GEMMs, all-to-all / all-reduce of the experts' output), microseconds.",
     )
+    compute_efficiency: float | None = Field(
+        default=None, gt=0, le=1,
+        description="Decode only, serving engines: fraction of dense peak compute batched-decode GEMMs and attention "
+        "reach (the entry's prefill twin holds the prefill fraction).",
+    )
+    moe_compute_efficiency: float | None = Field(
+        default=None, gt=0, le=1,
+        description="Decode only, serving engines: further factor on compute_efficiency for the routed experts' "
+        "GEMMs (a batch spreads over many experts, so each multiplies few tokens).",
+    )
     engine: str | None = Field(
         default=None,
         description="Serving engine the measurements ran on (vllm, sglang, tensorrt-llm; `serving`: pooled over "

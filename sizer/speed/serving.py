@@ -25,8 +25,10 @@ from sizer.schema import Architecture
 from sizer.speed.serving_factors import ServingParams
 from sizer.speed.terms import StepModel
 
-__all__ = ["DEFAULT_NEW_PROMPT_TOKENS", "DEFAULT_OUTPUT_TOKENS", "ServingModel", "ServingPoint", "attention_flops_per_token",
-           "mix_for_context"]
+__all__ = [
+    "DEFAULT_NEW_PROMPT_TOKENS", "DEFAULT_OUTPUT_TOKENS", "ServingModel", "ServingPoint", "ServingTerms",
+    "attention_flops_per_token", "mix_for_context",
+]
 
 # A request when only the context is given (fit / recommend): it prefills DEFAULT_NEW_PROMPT_TOKENS new
 # tokens (the earlier turns' KV stays cached: prefix caching, on by default in vLLM and SGLang), generates
@@ -101,6 +103,9 @@ class ServingModel:
         self.gpus = max(gpus, 1)
         self.layers = arch.num_hidden_layers
         self.moe_layers = sum(1 for i in range(self.layers) if is_moe_layer(arch, i)) if arch.is_moe else 0
+        # parameters of the routed experts a token multiplies with (k experts of each MoE layer: gate, up, down)
+        expert = 3 * arch.hidden_size * (arch.moe_intermediate_size or 0) * (arch.num_experts_per_tok or 0)
+        self.expert_active_params = min(self.moe_layers * expert, active_params)
         self.kernel = getattr(inputs, "quant_kernel", "float")
 
     def memory_roofline_s(self, batch: int, filled_tokens: float) -> float:
@@ -118,28 +123,62 @@ class ServingModel:
     def fixed_s(self, p: ServingParams) -> float:
         return self.layers * p.layer_overhead_s + self.moe_layers * p.moe_layer_overhead_s
 
-    def point(self, users: int, p: ServingParams, prompt_tokens: int, output_tokens: int,
-              filled_tokens: float | None = None) -> ServingPoint:
+    def terms(self, users: int, prompt_tokens: int, output_tokens: int,
+              filled_tokens: float | None = None) -> ServingTerms:
+        """The parameter-free terms of `users` sequences (`users` / replicas per group) at this mix."""
         users = max(users, 1)
         b = math.ceil(users / self.replicas)
         filled = filled_tokens if filled_tokens is not None else prompt_tokens + output_tokens / 2
-        mem = self.memory_roofline_s(b, filled) / p.bandwidth_efficiency
-        comp = self.peak_s_per_flop * b * self.flops_per_token(filled) / p.compute_efficiency
-        fixed = self.fixed_s(p)
-        link = self.link_s(b)
-        step = max(mem, comp) + link + fixed
+        moe_flops = 2.0 * self.expert_active_params
+        return ServingTerms(
+            users=users, batch=b, memory_s=self.memory_roofline_s(b, filled),
+            compute_s=self.peak_s_per_flop * b * (self.flops_per_token(filled) - moe_flops),
+            moe_compute_s=self.peak_s_per_flop * b * moe_flops, link_s=self.link_s(b),
+            layers=self.layers, moe_layers=self.moe_layers,
+            prefill_compute_s=self.peak_s_per_flop * self.flops_per_token(prompt_tokens / 2),
+            weights_read_s=self.memory_roofline_s(0, 0.0), link0_s=self.link_s(0), chunk=self.chunk,
+            prompt_tokens=prompt_tokens, output_tokens=output_tokens)
+
+    def point(self, users: int, p: ServingParams, prompt_tokens: int, output_tokens: int,
+              filled_tokens: float | None = None) -> ServingPoint:
+        return self.terms(users, prompt_tokens, output_tokens, filled_tokens).evaluate(p)
+
+
+@dataclass(frozen=True, slots=True)
+class ServingTerms:
+    """Everything a serving point needs except the fitted parameters (what the calibration fits on)."""
+
+    users: int
+    batch: int  # per group
+    memory_s: float  # bytes read by one step / peak bandwidth
+    compute_s: float  # FLOPs of one step outside the routed experts / peak dense compute (critical path)
+    moe_compute_s: float  # the routed experts' FLOPs of one step / peak dense compute
+    link_s: float
+    layers: int
+    moe_layers: int
+    prefill_compute_s: float  # one prompt token's FLOPs / peak
+    weights_read_s: float  # the weights alone / peak bandwidth (a prefill chunk reads them once)
+    link0_s: float
+    chunk: int
+    prompt_tokens: int
+    output_tokens: int
+
+    def evaluate(self, p: ServingParams) -> ServingPoint:
+        fixed = self.layers * p.layer_overhead_s + self.moe_layers * p.moe_layer_overhead_s
+        mem = self.memory_s / p.bandwidth_efficiency
+        comp = (self.compute_s + self.moe_compute_s / p.moe_compute_efficiency) / p.compute_efficiency
+        step = max(mem, comp) + self.link_s + fixed
         bound = "compute (batched decode)" if comp > mem else "memory bandwidth"
         if fixed > max(mem, comp):
             bound = "fixed cost per layer (launches, routing, collectives)"
         # prefill: compute-bound over the prompt, never faster than reading the weights once per chunk
-        prefill_tok_s = self.peak_s_per_flop * self.flops_per_token(prompt_tokens / 2) / p.compute_efficiency
-        chunk_read = (self.memory_roofline_s(0, 0.0) / p.bandwidth_efficiency + fixed + link) / self.chunk
-        prefill_tok_s = max(prefill_tok_s, chunk_read)
-        ratio = prompt_tokens / max(output_tokens, 1)
-        stolen_others = (b - 1) * ratio * prefill_tok_s
-        per_user = 1.0 / (step + stolen_others)
-        # output tokens/s of the whole system, each request's own prefill included (offline benchmarks)
-        throughput = users / (step + b * ratio * prefill_tok_s)
-        chunks = math.ceil(prompt_tokens / self.chunk) if prompt_tokens else 0
-        ttft = chunks * step + prompt_tokens * prefill_tok_s + step if b > 1 else prompt_tokens * prefill_tok_s + step
-        return ServingPoint(users, b, step, per_user, per_user * users, throughput, ttft, 1.0 / prefill_tok_s, bound)
+        chunk_s = (self.weights_read_s / p.bandwidth_efficiency + fixed + self.link0_s) / self.chunk
+        prefill_s = max(self.prefill_compute_s / (p.prefill_efficiency or p.compute_efficiency), chunk_s)
+        ratio = self.prompt_tokens / max(self.output_tokens, 1)
+        b = self.batch
+        per_user = 1.0 / (step + (b - 1) * ratio * prefill_s)  # others' prefill chunks steal its steps
+        throughput = self.users / (step + b * ratio * prefill_s)  # every request's own prefill counted
+        chunks = math.ceil(self.prompt_tokens / self.chunk) if self.prompt_tokens else 0
+        ttft = self.prompt_tokens * prefill_s + step + (chunks * step if b > 1 else 0.0)
+        return ServingPoint(self.users, b, step, per_user, per_user * self.users, throughput, ttft,
+                            1.0 / prefill_s, bound)

@@ -24,14 +24,17 @@ SERVING_ENGINES = frozenset({"vllm", "sglang", "tensorrt-llm"})
 @dataclass(frozen=True, slots=True)
 class ServingParams:
     bandwidth_efficiency: float  # (0, 1]
-    compute_efficiency: float  # (0, 1]
+    compute_efficiency: float  # (0, 1] batched-decode GEMMs and attention
     layer_overhead_s: float
     moe_layer_overhead_s: float
     basis: str
     calibrated: bool  # fitted on this engine's own measurements for this device class (or its engine pool)
+    moe_compute_efficiency: float = 1.0  # (0, 1] routed-expert GEMMs (few tokens per expert), x compute_efficiency
+    prefill_efficiency: float = 0.0  # (0, 1] prefill; 0: compute_efficiency
 
     def __post_init__(self) -> None:
         assert 0 < self.bandwidth_efficiency <= 1 and 0 < self.compute_efficiency <= 1
+        assert 0 < self.moe_compute_efficiency <= 1 and 0 <= self.prefill_efficiency <= 1
         assert self.layer_overhead_s >= 0 and self.moe_layer_overhead_s >= 0
 
 
@@ -64,11 +67,14 @@ def serving_params(catalog: Catalog, engine_id: str, device_class: str, backend:
                 continue
             versions = ", ".join(dec.engine_versions) or "version not recorded"
             who = "this engine" if eng == engine_id else "vLLM / SGLang / TensorRT-LLM pooled"
+            comp = dec.compute_efficiency or pre.efficiency
+            moe = dec.moe_compute_efficiency or 1.0
             basis = (f"serving calibration {dec.id} ({who}, {dc}; {versions}; {_errors(dec)}): bandwidth "
-                     f"efficiency {dec.efficiency:.2f}, compute efficiency {pre.efficiency:.2f}, "
-                     f"{dec.layer_overhead_us:g} us per layer + {dec.moe_layer_overhead_us:g} us per MoE layer")
-            return ServingParams(dec.efficiency, pre.efficiency, dec.layer_overhead_us * 1e-6,
-                                 dec.moe_layer_overhead_us * 1e-6, basis, True)
+                     f"efficiency {dec.efficiency:.2f}, batched-decode compute efficiency {comp:.2f} (routed experts "
+                     f"x {moe:.2f}), prefill efficiency {pre.efficiency:.2f}, {dec.layer_overhead_us:g} us per layer "
+                     f"+ {dec.moe_layer_overhead_us:g} us per MoE layer")
+            return ServingParams(dec.efficiency, comp, dec.layer_overhead_us * 1e-6,
+                                 dec.moe_layer_overhead_us * 1e-6, basis, True, moe, pre.efficiency)
     cal = eff or efficiency_for(catalog)
     bw, bw_basis = cal("decode", backend, device_class, quant_kernel)
     comp, comp_basis = cal("prefill", backend, device_class, quant_kernel)
