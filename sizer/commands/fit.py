@@ -58,11 +58,22 @@ def local_hardware_args(here: bool, gpus: tuple[Any, ...], ram_bytes: int | None
               help="Quant format (repeatable; 'all' compares every format). Default: native (as released).")
 @hardware_options
 @click.option("-c", "--context", "context_tokens", type=TOKEN_COUNT, help="Tokens per sequence: 32k, 128K, 1M.")
-@click.option("-u", "--users", type=click.IntRange(1), default=1, show_default=True, help="Concurrent sequences.")
+@click.option("-u", "--users", default="1", show_default=True, metavar="N[,N...]",
+              help="Concurrent sequences; a list (1,8,32,128) prints the throughput / interactivity curve and sizes "
+                   "memory for the largest.")
 @click.option("--kv-dtype", help="KV cache type (f16, bf16, fp8, q8_0, q4_0, ...; default: the engine's).")
 @click.option("-e", "--engine", help="llama.cpp, vllm, sglang, trt-llm, ollama, mlx, ktransformers.")
 @click.option("--offload", type=click.Choice(["auto", "none", "experts", "layers"]), default="auto",
               show_default=True, help="What may go to host RAM: auto picks the fastest placement that fits.")
+@click.option("--tp", type=click.IntRange(1), help="Pin tensor parallel (vLLM / SGLang / TensorRT-LLM).")
+@click.option("--pp", type=click.IntRange(1), help="Pin pipeline parallel.")
+@click.option("--ep", type=click.IntRange(1), help="Pin expert parallel (MoE).")
+@click.option("--dp", type=click.IntRange(1), help="Pin data parallel: replicas, or DP attention with --ep on MoE.")
+@click.option("--gpu-memory-utilization", type=click.FloatRange(0, 1, min_open=True),
+              help="vLLM / TensorRT-LLM fraction of each GPU (SGLang mem_fraction_static); default: the engine's.")
+@click.option("--max-num-batched-tokens", "--ubatch", "batch_tokens", type=click.IntRange(1),
+              help="Micro-batch tokens: vLLM max_num_batched_tokens, SGLang chunked_prefill_size, llama.cpp --ubatch.")
+@click.option("--max-num-seqs", type=click.IntRange(1), help="Sequences the engine runs at once (vLLM max_num_seqs).")
 @click.option("--params", type=PARAM_COUNT, help="Raw mode: total parameters (1T, 70B).")
 @click.option("--active", type=PARAM_COUNT, help="Raw mode: active parameters per token (MoE).")
 @click.option("--layers", type=click.IntRange(1), help="Raw mode: layers.")
@@ -72,8 +83,9 @@ def local_hardware_args(here: bool, gpus: tuple[Any, ...], ram_bytes: int | None
 @format_option()
 def fit_command(model: str | None, quants: tuple[str, ...], gpus: tuple[Any, ...], nodes: int,
                 ram_bytes: int | None, ram_bandwidth_gb_s: float | None, system: str | None, here: bool,
-                wired_limit_bytes: int | None, context_tokens: int | None, users: int, kv_dtype: str | None,
-                engine: str | None, offload: str,
+                wired_limit_bytes: int | None, context_tokens: int | None, users: str, kv_dtype: str | None,
+                engine: str | None, offload: str, tp: int | None, pp: int | None, ep: int | None, dp: int | None,
+                gpu_memory_utilization: float | None, batch_tokens: int | None, max_num_seqs: int | None,
                 params: int | None, active: int | None, layers: int | None, hidden: int | None,
                 kv_heads: int | None, head_dim: int | None, fmt: str) -> None:
     """Memory breakdown, placement, verdict and speed of MODEL.
@@ -91,8 +103,9 @@ def fit_command(model: str | None, quants: tuple[str, ...], gpus: tuple[Any, ...
         raise click.UsageError("give a MODEL or --params")
     ref: Any = model if model is not None else RawCounts(params or 0, active, layers, hidden, kv_heads, head_dim)
     hw = local_hardware_args(here, gpus, ram_bytes, wired_limit_bytes)
+    curve = _users_list(users)
     common: dict[str, Any] = dict(nodes=nodes, ram_bandwidth_gb_s=ram_bandwidth_gb_s, system=system,
-                                  context_tokens=context_tokens, users=users, engine=engine, catalog=catalog, **hw)
+                                  context_tokens=context_tokens, users=max(curve), engine=engine, catalog=catalog, **hw)
     if len(quants) > 1 or (quants and quants[0].lower() == "all"):
         names = list(quants)
         if [q.lower() for q in quants] == ["all"]:
@@ -102,8 +115,23 @@ def fit_command(model: str | None, quants: tuple[str, ...], gpus: tuple[Any, ...
         rows.sort(key=lambda r: r.weights_bytes)
         click.echo(render_quant_rows(rows, fmt), nl=False)
         return
-    result = fit(ref, quant=quants[0] if quants else "native", kv_dtype=kv_dtype, offload=offload, **common)
+    result = fit(ref, quant=quants[0] if quants else "native", kv_dtype=kv_dtype, offload=offload,
+                 curve_users=tuple(curve) if len(curve) > 1 else (), tp=tp, pp=pp, ep=ep, dp=dp,
+                 gpu_memory_utilization=gpu_memory_utilization, batch_tokens=batch_tokens, max_num_seqs=max_num_seqs,
+                 **common)
     if fmt == "table":
         for w in result.warnings:
             click.echo(f"warning: {w}", err=True)
     click.echo(render_fit(result, fmt), nl=False)
+
+
+def _users_list(text: str) -> list[int]:
+    """'8' -> [8]; '1,8,32' -> [1, 8, 32] (sorted, unique); anything else is a usage error."""
+    try:
+        values = sorted({int(x) for x in text.split(",") if x.strip()})
+    except ValueError:
+        raise click.BadParameter(f"{text!r} is not a number or a comma-separated list of numbers",
+                                 param_hint="--users") from None
+    if not values or values[0] < 1:
+        raise click.BadParameter(f"{text!r}: give at least one count of users, each at least 1", param_hint="--users")
+    return values

@@ -54,6 +54,8 @@ def render_fit(r: FitResult, fmt: str = "table") -> str:
             "free": "free GiB"}), fmt))
         verdict = "FITS" if r.fits else "DOES NOT FIT"
         lines = [f"{verdict} ({r.binding_constraint}); offload: {r.offload}"]
+        if r.layout is not None and r.layout.description != "one GPU":
+            lines.append(f"layout: {r.layout.description}")
         if r.max_context is not None:
             lines.append(f"max context at {r.users} user(s): {r.max_context:,} tokens")
         if r.max_concurrency is not None:
@@ -73,10 +75,23 @@ def render_fit(r: FitResult, fmt: str = "table") -> str:
                          f"{p.per_user_decode_tokens_per_s:,.1f} tok/s", "bound by": p.batched_bound_by})
             perf.append({"metric": "decode, all users", "value": f"{p.aggregate_decode_tokens_per_s:,.1f} tok/s",
                          "bound by": p.batched_bound_by})
+        if p.users > 1 and p.decode_tokens_per_s_per_gpu:
+            perf.append({"metric": "decode per GPU, all users", "value": f"{p.decode_tokens_per_s_per_gpu:,.1f} tok/s",
+                         "bound by": p.batched_bound_by})
+        if p.saturated_users:
+            perf.append({"metric": f"saturated per GPU ({p.saturated_users:,} sequences)",
+                         "value": f"{p.saturated_decode_tokens_per_s_per_gpu:,.1f} tok/s",
+                         "bound by": "KV cache / max_num_seqs"})
         if p.compute_bound_batch:
             perf.append({"metric": "decode turns compute-bound at", "value": f"batch {p.compute_bound_batch}",
                          "bound by": "compute"})
         out.append(_section("Speed (estimates)", render(perf, fmt), fmt))
+        if p.curve:
+            points = [{"users": str(c.users), "tok/s per user": f"{c.per_user_decode_tokens_per_s:,.1f}",
+                       "tok/s all users": f"{c.aggregate_decode_tokens_per_s:,.1f}",
+                       "tok/s per GPU": f"{c.decode_tokens_per_s_per_gpu:,.1f}", "TTFT s": f"{c.ttft_s:,.2f}",
+                       "fits": "yes" if c.fits else "no"} for c in p.curve]
+            out.append(_section("Throughput / interactivity curve", render(points, fmt), fmt))
     if r.quality_loss:
         q = r.quality_loss
         out.append(f"Quality: mean KLD {q.get('mean_kld', '?')} ({q.get('measured_on', '')})\n")

@@ -222,10 +222,20 @@ def fit(
     offload: str = "auto",
     catalog: Catalog | None = None,
     wired_limit_bytes: int | None = None,
+    curve_users: tuple[int, ...] = (),
+    tp: int | None = None,
+    pp: int | None = None,
+    ep: int | None = None,
+    dp: int | None = None,
+    gpu_memory_utilization: float | None = None,
+    batch_tokens: int | None = None,
+    max_num_seqs: int | None = None,
 ) -> FitResult:
     """Size `model` (a catalog id, a Hugging Face repo, a file path, or RawCounts) and, when hardware is
     given, place it and estimate its speed. `wired_limit_bytes` is the GPU's share of a unified-memory
-    pool when raised by hand (macOS `iogpu.wired_limit_mb`)."""
+    pool when raised by hand (macOS `iogpu.wired_limit_mb`). `curve_users` adds performance.curve points;
+    `tp/pp/ep/dp` pin the layout (vLLM / SGLang / TensorRT-LLM); `gpu_memory_utilization`, `batch_tokens`
+    (vLLM max_num_batched_tokens, llama.cpp n_ubatch) and `max_num_seqs` override the engine's defaults."""
     catalog = catalog or load_catalog()
     if offload not in ("auto", "none", "experts", "layers"):
         raise BadValueError(f"--offload must be auto, none, experts or layers, not {offload!r}")
@@ -236,7 +246,14 @@ def fit(
                             system=system, wired_limit_bytes=wired_limit_bytes)
     fmt0 = _resolve_format(resolved, quant, catalog)
     context = context_tokens or min(DEFAULT_CONTEXT_TOKENS, resolved.arch.max_position_embeddings)
-    workload = Workload(context, users, kv_dtype)
+    workload = Workload(context, users, kv_dtype, batch_tokens=batch_tokens)
+    pins = LayoutPins(tp, pp, ep, dp)
+    for name, v in (("--tp", tp), ("--pp", pp), ("--ep", ep), ("--dp", dp), ("--max-num-seqs", max_num_seqs),
+                    ("--max-num-batched-tokens", batch_tokens)):
+        if v is not None and v < 1:
+            raise BadValueError(f"{name} must be at least 1, not {v}")
+    if gpu_memory_utilization is not None and not 0 < gpu_memory_utilization <= 1:
+        raise BadValueError(f"--gpu-memory-utilization must be in (0, 1], not {gpu_memory_utilization}")
     engines = [catalog.engine(engine)] if engine else [default_engine(catalog, hw, fmt0)]
     if engine is None and hw is not None and hw.host_ram_bytes and not hw.is_unified and "llama.cpp" in catalog.engines:
         engines.append(catalog.engines["llama.cpp"])  # the engine that offloads to host RAM
@@ -246,7 +263,11 @@ def fit(
         if engine is None and best is not None and fmt is not None and fmt.id not in eng.supported_quants:
             continue
         resolve_kv_dtype(kv_dtype, eng)  # unknown / unsupported dtype -> a clear error before any work
-        fitter = Fitter(resolved, fmt, eng, workload, catalog)
+        if gpu_memory_utilization is not None:  # the given fraction replaces SGLang's size-dependent reserve too
+            tiers = [t.model_copy(update={"reserved_gib": None}) for t in eng.device_tiers]
+            eng = eng.model_copy(update={"gpu_memory_utilization": gpu_memory_utilization, "device_tiers": tiers})
+        fitter = Fitter(resolved, fmt, eng, workload, catalog, pins=pins if pins.any else None,
+                        curve_users=tuple(curve_users), max_num_seqs=max_num_seqs)
         if plain_note:
             fitter.notes.append(plain_note)
         result = _result(fitter, hw, offload, context_given=context_tokens is not None)
