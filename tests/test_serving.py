@@ -191,3 +191,20 @@ def test_gpu_memory_utilization_and_max_num_seqs_change_what_fits() -> None:
     assert capped.performance is not None and capped.performance.saturated_users == 7
     # vLLM's own default on an 80 GB H100: 1024 sequences (engine/arg_utils.py get_batch_defaults)
     assert base.performance is not None and base.performance.saturated_users == min(1024, int(base.max_concurrency))
+
+
+def test_recommend_searches_an_fp8_kv_cache_that_doubles_the_sequences_a_gpu_holds() -> None:
+    # Llama-3.1-8B, 16 users at 128k: 16 x 131072 x 128 KiB of BF16 KV (~256 GiB) fits no single GPU; FP8 KV
+    # (~128 GiB) fits one 180 GB B200 beside the 15 GiB of weights
+    res = recommend("llama-3.1-8b", Constraints(context_tokens=131072, users=16, max_gpus=1, min_tps=None,
+                                                vendors=("nvidia",)), catalog=catalog())
+    fp8 = [r for r in res.recommendations if r.fit_inputs.kv_dtype == "fp8"]
+    assert fp8, [r.summary for r in res.recommendations]
+    i = fp8[0].fit_inputs
+    again = fit(i.model, quant=i.quant, gpus=tuple((g, n) for g, n in i.gpus), context_tokens=i.context_tokens,
+                users=i.users, engine=i.engine, kv_dtype=i.kv_dtype, catalog=catalog())
+    assert again.fits is True
+    bf16 = fit(i.model, quant=i.quant, gpus=tuple((g, n) for g, n in i.gpus), context_tokens=i.context_tokens,
+               users=i.users, engine=i.engine, catalog=catalog())
+    assert bf16.fits is False
+    assert again.memory.kv_cache_bytes * 2 == pytest.approx(bf16.memory.kv_cache_bytes, rel=0.01)

@@ -162,6 +162,8 @@ def _placement_words(p: Placed) -> str:
         text = "unified memory" + (f" across {hw.nodes} machines" if hw.nodes > 1 else "")
     else:
         text = "one GPU"
+    if p.fitter.workload.kv_dtype:
+        text += f"; KV cache {p.fitter.workload.kv_dtype}"
     if lay.offload == "experts":
         text += f"; routed experts of {lay.cpu_moe_layers} of {n_layers} layers in RAM (--n-cpu-moe)"
     elif lay.offload == "layers" and lay.gpu_layers is not None:
@@ -174,11 +176,12 @@ def _fit_inputs(model_ref: str, p: Placed, search: Search) -> FitInputs:
     w = search.workload
     if b.system is not None and not b.owned_gpus:
         return FitInputs(model=model_ref, quant=p.fmt.id, engine=p.engine.id, system=b.system.id,
-                         nodes=b.system.nodes, context_tokens=w.context_tokens, users=w.users)
+                         nodes=b.system.nodes, context_tokens=w.context_tokens, users=w.users,
+                         kv_dtype=p.fitter.workload.kv_dtype)
     ram = p.hw.host_ram_bytes
     return FitInputs(model=model_ref, quant=p.fmt.id, engine=p.engine.id, gpus=[(a.id, n) for a, n in b.gpus],
                      nodes=b.nodes, ram_bytes=ram, ram_bandwidth_gb_s=p.hw.host_ram_bandwidth_gb_s if ram else None,
-                     context_tokens=w.context_tokens, users=w.users)
+                     context_tokens=w.context_tokens, users=w.users, kv_dtype=p.fitter.workload.kv_dtype)
 
 
 def fit_command(inputs: FitInputs) -> str:
@@ -198,6 +201,8 @@ def fit_command(inputs: FitInputs) -> str:
     if inputs.ram_bandwidth_gb_s and not inputs.system:
         args += ["--ram-bandwidth", f"{inputs.ram_bandwidth_gb_s:g}"]
     args += ["-c", str(inputs.context_tokens), "-u", str(inputs.users)]
+    if inputs.kv_dtype:
+        args += ["--kv-dtype", inputs.kv_dtype]
     return " ".join(shlex.quote(a) for a in args)
 
 

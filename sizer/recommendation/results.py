@@ -48,6 +48,7 @@ class FitInputs(_Result):
     system: str | None = None
     context_tokens: int
     users: int
+    kv_dtype: str | None = Field(default=None, description="KV cache type when not the engine's default (FP8 KV).")
 
 
 class QualityLoss(_Result):

@@ -24,7 +24,7 @@ from __future__ import annotations
 
 from bisect import bisect_left
 from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from itertools import accumulate
 
 from sizer.catalog.loading import Catalog
@@ -76,7 +76,7 @@ class Search:
     n_candidates: int = 0
     n_placed: int = 0
     n_pruned: int = 0
-    _fitters: dict[tuple[str, str], Fitter] = field(default_factory=dict)
+    _fitters: dict[tuple[str, str, str | None], Fitter] = field(default_factory=dict)
     _hardware: dict[tuple[object, ...], Hardware] = field(default_factory=dict)
     _covered: set[tuple[object, ...]] = field(default_factory=set)
     _task: int = 0
@@ -91,12 +91,18 @@ class Search:
 
     # ------------------------------------------------------------------------------ building blocks
 
-    def fitter(self, fmt: QuantFormat, engine: Engine) -> Fitter:
-        key = (fmt.id, engine.id)
+    def fitter(self, fmt: QuantFormat, engine: Engine, kv_dtype: str | None = None) -> Fitter:
+        key = (fmt.id, engine.id, kv_dtype)
         f = self._fitters.get(key)
         if f is None:
-            f = self._fitters[key] = Fitter(self.model, fmt, engine, self.workload, self.catalog)
+            workload = self.workload if kv_dtype is None else replace(self.workload, kv_dtype=kv_dtype)
+            f = self._fitters[key] = Fitter(self.model, fmt, engine, workload, self.catalog)
         return f
+
+    def _kv_bytes(self, fmt: QuantFormat, engine: Engine, kv_dtype: str) -> int:
+        mem = self.fitter(fmt, engine, kv_dtype).memory
+        assert mem is not None
+        return mem.kv_cache_bytes
 
     def hardware(self, build: Build) -> Hardware:
         if build.system is not None and not build.owned_gpus:
@@ -201,7 +207,10 @@ class Search:
         n_dev = sum(n for _, n in devices)
         host = ram_bytes(build) or 0
         uses_host = engine.layer_split or engine.expert_offload or self.has_engram
-        need = mem.weights_bytes + mem.kv_cache_bytes + n_dev * runtime_overhead_bytes(engine)
+        fp8 = fp8_kv_name(engine) if self.workload.kv_dtype is None else None
+        kv_least = mem.kv_cache_bytes if fp8 is None else min(mem.kv_cache_bytes,
+                                                              self._kv_bytes(fmt, engine, fp8))
+        need = mem.weights_bytes + kv_least + n_dev * runtime_overhead_bytes(engine)
         have = gpu_cap + (host if uses_host else 0)
         if need > have:
             self.n_pruned += 1
@@ -241,6 +250,14 @@ class Search:
         if result is None:
             return "short"
         layout, verdict, speed = result
+        if fp8 is not None and (not verdict.fits or (lim.min_tps is not None and
+                                                    speed.per_user_decode_tokens_per_s < lim.min_tps)):
+            # an FP8 KV cache holds twice the sequences (and halves their KV reads): --kv-dtype searched
+            f8 = self.fitter(fmt, engine, fp8)
+            alt = f8.place(hw)
+            if alt is not None and alt[1].fits and (not verdict.fits or alt[2].per_user_decode_tokens_per_s
+                                                    > speed.per_user_decode_tokens_per_s):
+                f, (layout, verdict, speed) = f8, alt
         if not verdict.fits:
             short = -min(u.free_bytes for u in verdict.usages)
             self._miss(build, fmt, engine, f"does not fit: {verdict.binding_constraint}",
@@ -340,3 +357,15 @@ class Search:
         build = Build(gpus, sys_.nodes, sys_.host_ram_gb, sys_, platform, owned_gpus, sys_.host_ram_gb if owned else 0.0,
                       owned)
         return self.attempt(build, fmt, engine)
+
+
+# Engines whose FP8 KV cache `recommend` tries when the default one does not fit or is too slow (the engine's own
+# spelling, from engines.yaml kv_cache_dtypes).
+_FP8_KV = ("fp8", "fp8_e4m3")
+
+
+def fp8_kv_name(engine: Engine) -> str | None:
+    names = {d.name for d in engine.kv_cache_dtypes}
+    if not engine.tensor_parallel or engine.layer_split:
+        return None  # llama.cpp's q8_0 KV is a different trade (dequantised attention): not searched here
+    return next((n for n in _FP8_KV if n in names), None)
