@@ -197,7 +197,8 @@ def test_recommend_searches_an_fp8_kv_cache_that_doubles_the_sequences_a_gpu_hol
     # Llama-3.1-8B, 16 users at 128k: 16 x 131072 x 128 KiB of BF16 KV (~256 GiB) fits no single GPU; FP8 KV
     # (~128 GiB) fits one 180 GB B200 beside the 15 GiB of weights
     res = recommend("llama-3.1-8b", Constraints(context_tokens=131072, users=16, max_gpus=1, min_tps=None,
-                                                vendors=("nvidia",)), catalog=catalog())
+                                                vendors=("nvidia",), quants=("bf16",), engines=("vllm",),
+                                                include_systems=False, workers=1), catalog=catalog())
     fp8 = [r for r in res.recommendations if r.fit_inputs.kv_dtype == "fp8"]
     assert fp8, [r.summary for r in res.recommendations]
     i = fp8[0].fit_inputs
