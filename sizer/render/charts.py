@@ -18,6 +18,7 @@ from contextlib import contextmanager
 from typing import Any
 
 from sizer.errors import InputError
+from sizer.render.html_page import EXTRA_MISSING
 
 __all__ = ["context_chart", "curve_chart", "memory_chart", "plan_chart", "price_speed_chart"]
 
@@ -37,7 +38,7 @@ def _matplotlib() -> Any:
     try:
         import matplotlib
     except ImportError:
-        raise InputError("--format html needs the plotting extra: pip install 'sizer[html]'") from None
+        raise InputError(EXTRA_MISSING) from None
     return matplotlib
 
 

@@ -14,7 +14,9 @@ from typing import Any
 
 from sizer.errors import InputError
 
-__all__ = ["page", "render_table_html"]
+__all__ = ["EXTRA_MISSING", "page", "render_table_html"]
+
+EXTRA_MISSING = "--format html needs the html extra (Jinja2 and matplotlib): pip install 'sizer[html]'"
 
 _NUMERIC = re.compile(r"[-+]?\$?[\d,]+(\.\d+)?[kMG]?( ?(GiB|tok/s|s|%))?|unknown|\?")
 
@@ -29,7 +31,7 @@ def _environment() -> Any:
     try:
         import jinja2
     except ImportError:
-        raise InputError("--format html needs the HTML extra: pip install 'sizer[html]'") from None
+        raise InputError(EXTRA_MISSING) from None
 
     templates = resources.files("sizer.render") / "templates"
 

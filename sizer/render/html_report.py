@@ -46,13 +46,12 @@ def render_fit_html(r: FitResult, context_points: Sequence[Any] = (), sources: S
         figures.append({"id": "context", "title": "Decode speed as the context fills",
                         "svg": charts.context_chart(points, r.context_tokens, r.users),
                         "caption": "Each point is `sizer fit` re-run at that context on the same deployment."})
-    perf = data.get("performance") or {}
-    curve = perf.get("curve")
+    curve = _plain_list(getattr(r.performance, "curve", None))  # the serving curve (--users lists), when present
     if curve:
         figures.append({"id": "curve", "title": "Serving curve: per user and all users",
                         "svg": charts.curve_chart(curve),
                         "caption": "Decode tokens/s per user and for all users together as users are added."})
-    suggestions = data.get("suggestions") or []
+    suggestions = _plain_list(getattr(r, "suggestions", None))  # what to change when it does not fit, when present
     suggestion_table = None
     if suggestions:
         keys = ["change", "args", "fits", "decode_tokens_per_s", "ttft_s", "note"]
@@ -70,6 +69,15 @@ def render_fit_html(r: FitResult, context_points: Sequence[Any] = (), sources: S
                  subtitle=report.title, charts=figures, tables=tables, verdict=report.verdict,
                  fits=r.fits, quality=report.quality, suggestions=suggestion_table, warnings=r.warnings,
                  assumptions=report.assumptions, sources=_sources(sources, data))
+
+
+def _plain_list(items: Any) -> list[dict[str, Any]]:
+    """A list of pydantic models or mappings as plain dicts (the optional fields of newer results)."""
+    out = []
+    for item in items or []:
+        dump = getattr(item, "model_dump", None)
+        out.append(dict(dump(mode="json")) if callable(dump) else dict(item))
+    return out
 
 
 def _suggestion_cell(key: str, value: Any) -> Any:
