@@ -6,8 +6,10 @@ from __future__ import annotations
 
 import json
 import re
+import subprocess
 import sys
 from html.parser import HTMLParser
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -309,3 +311,27 @@ def test_without_the_extra_html_is_a_clean_error(missing: str, run_cli: RunCli,
     assert result.exit_code == 1
     assert "pip install 'sizer[html]'" in result.stderr
     assert "Traceback" not in result.output
+
+
+# --- the README's pictures ------------------------------------------------------------------------------
+
+_ROOT = Path(__file__).resolve().parents[1]
+_PICTURES = ["fit-memory.svg", "recommend-price-speed.svg", "plan-cost.svg"]
+
+
+def test_readme_shows_one_small_picture_of_each_report() -> None:
+    readme = (_ROOT / "README.md").read_text(encoding="utf-8")
+    for name in _PICTURES:
+        picture = _ROOT / ".github" / "readme" / name
+        assert f"(.github/readme/{name})" in readme
+        assert picture.stat().st_size < 100_000
+        assert "-ax0-mark0" in picture.read_text(encoding="utf-8")  # a chart with marks, drawn by sizer
+
+
+def test_the_picture_script_redraws_them(tmp_path: Path) -> None:
+    done = subprocess.run([sys.executable, str(_ROOT / ".github" / "readme" / "make_pictures.py"), str(tmp_path)],
+                          capture_output=True, text=True, timeout=300, check=False)
+    assert done.returncode == 0, done.stderr
+    for name in _PICTURES:
+        svg = (tmp_path / name).read_text(encoding="utf-8")
+        assert svg.startswith("<?xml") and svg.rstrip().endswith("</svg>") and len(svg) < 100_000
