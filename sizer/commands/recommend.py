@@ -102,8 +102,10 @@ def recommend_command(model: str, as_plan: bool, show_launch: bool, fmt: str, **
     if fmt == "html":
         from sizer.render.html_report import render_plan_html, render_recommend_html, sources_of_recommend
 
-        page = render_plan_html if as_plan else render_recommend_html
-        click.echo(page(result, sources_of_recommend(result, get_catalog())), nl=False)
+        sources = sources_of_recommend(result, get_catalog())
+        page = render_plan_html(result, sources) if as_plan else render_recommend_html(result, sources,
+                                                                                        show_launch=show_launch)
+        click.echo(page, nl=False)
         return
     text = render_plan(result, fmt) if as_plan else render_recommendations(result, fmt, show_launch=show_launch)
     click.echo(text, nl=False)

@@ -121,7 +121,13 @@ def _search_line(res: RecommendResult) -> str:
             f"{s.pareto:,} on the price / speed / quality front ({s.seconds:.2f} s)")
 
 
-def render_recommend_html(res: RecommendResult, sources: Sequence[Source] = ()) -> str:
+def _launches(res: RecommendResult, every: bool) -> list[dict[str, Any]]:
+    """The launch commands of the first configuration (of every one with `every`), as the table output shows."""
+    return [{"title": f"#{r.rank}: {r.summary}", "commands": r.launch, "check": r.fit_command}
+            for r in (res.recommendations if every else res.recommendations[:1])]
+
+
+def render_recommend_html(res: RecommendResult, sources: Sequence[Source] = (), *, show_launch: bool = False) -> str:
     from sizer.render.recommendation_report import recommendation_table, title
 
     data = res.model_dump(mode="json")
@@ -134,10 +140,9 @@ def render_recommend_html(res: RecommendResult, sources: Sequence[Source] = ()) 
                                    "known price" + (f"; {unpriced:,} without one are not drawn" if unpriced else "")
                                    + "). The front is over price, per-user speed and quality loss, so a front point "
                                    "may sit below another here because it loses less quality. #n: the ranked rows."})
-    launches = [{"title": f"#{r.rank}: {r.summary}", "commands": r.launch[:1], "check": r.fit_command}
-                for r in res.recommendations[:1]]
     return page("recommend.html.j2", title=title(res, "Recommendations"), heading=title(res, "Recommendations"),
-                 charts=figures, tables=[recommendation_table(res)], rejected=_rejected(res), launches=launches,
+                 charts=figures, tables=[recommendation_table(res)], rejected=_rejected(res),
+                 launches=_launches(res, show_launch),
                  warnings=res.warnings, assumptions=[*res.assumptions, _search_line(res)],
                  sources=_sources(sources, data))
 
@@ -155,7 +160,7 @@ def render_plan_html(res: RecommendResult, sources: Sequence[Source] = ()) -> st
                                    "throughput. Configurations with an unknown price are left out of the chart."})
     heading = title(res, f"Procurement plan ({years:g}-year TCO)")
     return page("recommend.html.j2", title=heading, heading=heading, charts=figures, tables=[plan_table(res)],
-                 rejected=_rejected(res), launches=[], cost_notes=cost_notes(res), warnings=res.warnings,
+                 rejected=_rejected(res), launches=_launches(res, False), cost_notes=cost_notes(res), warnings=res.warnings,
                  assumptions=[*res.assumptions, _search_line(res)], sources=_sources(sources, data))
 
 

@@ -88,13 +88,13 @@ def _tail(res: RecommendResult, fmt: str, show_launch: bool) -> list[str]:
 
 def recommendation_table(res: RecommendResult) -> dict[str, Any]:
     """The ranked rows as the table output shows them: {"title", "columns", "rows"} (for the HTML page)."""
-    return {"title": "Ranked configurations", "columns": list(_HEADERS.values()),
+    return {"title": "Ranked configurations", "columns": list(_HEADERS.values()), "empty": "(nothing fits)",
             "rows": [[_row(r)[k] for k in _HEADERS] for r in res.recommendations]}
 
 
 def plan_table(res: RecommendResult) -> dict[str, Any]:
     """The plan's rows as the table output shows them (for the HTML page)."""
-    return {"title": "Cost per configuration", "columns": list(_PLAN_HEADERS.values()),
+    return {"title": "Cost per configuration", "columns": list(_PLAN_HEADERS.values()), "empty": "(nothing fits)",
             "rows": [[_plan_row(r)[k] for k in _PLAN_HEADERS] for r in res.recommendations]}
 
 

@@ -38,13 +38,15 @@ def context_ladder(requested_tokens: int, max_context_tokens: int | None, points
     return sorted(ladder)
 
 
-def decode_by_context(model: str | RawCounts, result: FitResult, **fit_args: Any) -> list[ContextPoint]:
-    """`result`'s deployment (same hardware arguments in `fit_args`) re-fitted along `context_ladder`."""
-    args = {k: v for k, v in fit_args.items() if k not in ("context_tokens", "quant", "engine", "kv_dtype", "offload")}
+def decode_by_context(model: str | RawCounts, result: FitResult, *, kv_dtype: str | None = None,
+                      **fit_args: Any) -> list[ContextPoint]:
+    """`result`'s deployment re-fitted along `context_ladder`: `fit_args` and `kv_dtype` are what `result` was
+    fitted with (hardware, users, catalog); its format, engine and offload mode are kept."""
+    args = {k: v for k, v in fit_args.items() if k not in ("context_tokens", "quant", "engine", "offload")}
     offload = result.offload if result.offload in ("none", "experts", "layers") else "auto"
     out = []
     for tokens in context_ladder(result.context_tokens, result.max_context):
-        r = fit(model, quant=result.quant, engine=result.engine, kv_dtype=result.kv_dtype or None, offload=offload,
+        r = fit(model, quant=result.quant, engine=result.engine, kv_dtype=kv_dtype, offload=offload,
                 context_tokens=tokens, **args)
         if r.performance is None:
             continue
