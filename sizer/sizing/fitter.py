@@ -22,7 +22,16 @@ from sizer.placement.hardware import Hardware, build_hardware
 from sizer.quant.assignment import assign, resolve_quant
 from sizer.schema import Engine, QuantFormat
 from sizer.sizing.engine_support import engine_limit
-from sizer.sizing.results import DeviceUsage, FitResult, MemoryResult, ModelResult, PerformanceResult, QuantRow
+from sizer.sizing.results import (
+    MEMORY_SUMMED_OVER_DEVICES,
+    MEMORY_WITHOUT_HARDWARE,
+    DeviceUsage,
+    FitResult,
+    ModelResult,
+    PerformanceResult,
+    QuantRow,
+    memory_result,
+)
 from sizer.speed.estimate import Efficiency, Speed, SpeedInputs, estimate
 from sizer.speed.factors import efficiency_for
 
@@ -293,6 +302,7 @@ def _result(f: Fitter, hw: Hardware | None, offload: str, *, context_given: bool
         if hw.host_ram_bytes and hw.host_ram_bandwidth_gb_s is None and any(
                 s.kind == "host_ram" and s.weights_bytes for s in layout.slots):
             warnings.append("host RAM bandwidth unknown: give --system or --ram-bandwidth for the offload speed")
+    assumptions.append(MEMORY_SUMMED_OVER_DEVICES if placement else MEMORY_WITHOUT_HARDWARE)
     quality = None
     if f.quant is not None and f.quant.quality:
         q = f.quant.quality[0]
@@ -304,11 +314,7 @@ def _result(f: Fitter, hw: Hardware | None, offload: str, *, context_given: bool
                           official_total_params=m.entry.total_params.value if m.entry else None),
         quant=qid, quant_name=qname, engine=f.engine.id, context_tokens=f.workload.context_tokens,
         users=f.workload.users, kv_dtype=mem.kv_dtype.name, hardware=hw.describe() if hw else "",
-        memory=MemoryResult(weights_bytes=mem.weights_bytes, kv_cache_bytes=mem.kv_cache_bytes,
-                            activations_bytes=mem.activations_bytes, overhead_bytes=mem.overhead_bytes,
-                            total_bytes=mem.total_bytes, weights_by_class=dict(sorted(mem.weights_by_role.items())),
-                            kv_cache_bytes_per_token=mem.kv_bytes_per_token, kv_cache_state_bytes=mem.kv_state_bytes,
-                            mtp_weights_bytes=_mtp_bytes(f)),
+        memory=memory_result(mem, placement, mtp_weights_bytes=_mtp_bytes(f)),
         placement=placement, fits=fits, binding_constraint=binding, offload=offload_mode, performance=perf,
         max_context=max_ctx, max_concurrency=max_conc, quality_loss=quality,
         warnings=list(dict.fromkeys(warnings)), assumptions=list(dict.fromkeys(assumptions)),
@@ -358,8 +364,9 @@ def compare_quants(model: str | RawCounts, quants: list[str], *, catalog: Catalo
         r = fit(model, quant=q, catalog=catalog, context_tokens=context_tokens, users=users, engine=engine,
                 **hw)  # type: ignore[arg-type]
         params = max(r.model.total_params, 1)
-        rows.append(QuantRow(quant=r.quant, quant_name=r.quant_name, weights_bytes=r.memory.weights_bytes,
-                             bits_per_weight=round(r.memory.weights_bytes * 8 / params, 4),
+        weights = r.memory.model_weights_bytes
+        rows.append(QuantRow(quant=r.quant, quant_name=r.quant_name, weights_bytes=weights,
+                             bits_per_weight=round(weights * 8 / params, 4),
                              total_bytes=r.memory.total_bytes, fits=r.fits))
     return rows
 
