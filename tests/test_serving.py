@@ -36,14 +36,16 @@ def test_deepseek_v3_fp8_serves_50_users_at_32k_on_one_h200_node_with_dp_attenti
     r = fit("deepseek-v3", system="dgx-h200", context_tokens=32768, users=50, engine="sglang", catalog=catalog())
     assert r.fits is True
     assert r.layout is not None and r.layout.attention_data_parallel == 8 and r.layout.expert_parallel == 8
-    # each GPU holds the KV of its own 1/8 of the requests: the memory model's total KV / 8
+    # each GPU holds the KV of its own 1/8 of the requests: 50 x 32768 tokens x the MLA latent's bytes / 8
+    one_copy = 50 * 32768 * r.memory.kv_cache_bytes_per_token
+    assert r.memory.kv_cache_bytes_per_token == (512 + 64) * 2 * 61  # kv_lora_rank + rope dims, 16-bit, 61 layers
     for u in r.placement:
-        assert u.kv_cache_bytes == pytest.approx(r.memory.kv_cache_bytes / 8, rel=1e-6)
+        assert u.kv_cache_bytes == pytest.approx(one_copy / 8, rel=1e-6)
     # plain tensor parallel keeps the whole latent cache on every GPU and does not fit
     tp = fit("deepseek-v3", system="dgx-h200", context_tokens=32768, users=50, engine="sglang", tp=8, dp=1, ep=1,
              catalog=catalog())
     assert tp.fits is False
-    assert all(u.kv_cache_bytes == pytest.approx(tp.memory.kv_cache_bytes, rel=1e-6) for u in tp.placement)
+    assert all(u.kv_cache_bytes == pytest.approx(one_copy, rel=1e-6) for u in tp.placement)
 
 
 def test_qwen3_235b_for_200_users_at_32k_is_served_by_replicas() -> None:
@@ -177,7 +179,7 @@ def test_replicas_split_the_users_kv_and_keep_whole_weights() -> None:
     assert four.layout is not None and four.layout.replicas == 4 and four.layout.tensor_parallel == 1
     for u in four.placement:
         assert u.weights_bytes == one.placement[0].weights_bytes
-        assert u.kv_cache_bytes == pytest.approx(one.memory.kv_cache_bytes / 4, rel=1e-6)
+        assert u.kv_cache_bytes == pytest.approx(one.placement[0].kv_cache_bytes / 4, rel=1e-6)
 
 
 def test_gpu_memory_utilization_and_max_num_seqs_change_what_fits() -> None:
