@@ -13,6 +13,7 @@ from __future__ import annotations
 import re
 from math import ceil
 
+import gguf
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -249,7 +250,6 @@ GGUF_ARCH = {"deepseek_v3": "DEEPSEEK2", "deepseek_v32": "GLM_DSA", "qwen3_next"
     "model_id", ["deepseek-v3", "deepseek-v3.2", "kimi-k2-instruct", "qwen3-next-80b-a3b"]
 )
 def test_names_are_gguf_names(models, model_id):
-    gguf = pytest.importorskip("gguf")
     arch = models[model_id].architecture
     gguf_arch = getattr(gguf.MODEL_ARCH, GGUF_ARCH[arch.family])
     allowed = {gguf.TENSOR_NAMES[t] for t in gguf.MODEL_TENSORS[gguf_arch]}
@@ -263,7 +263,6 @@ def test_names_are_gguf_names(models, model_id):
 
 @pytest.mark.parametrize("model_id", ["deepseek-v4-flash", "deepseek-v4-pro", "deepseek-v4.1-flash"])
 def test_kinds_without_gguf_name_are_documented(models, model_id):
-    gguf = pytest.importorskip("gguf")
     from sizer.model.architecture import deepseek_v4, deepseek_v41
 
     arch = models[model_id].architecture

@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 from math import ceil
 
+import gguf
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -145,7 +146,6 @@ def test_minimax_m2_plus_fp8_scales_matches_safetensors_count(models):
                                       "qwen3-30b-a3b", "llama-4-maverick-17b-128e", "gpt-oss-20b", "glm-4.5",
                                       "glm-4.5-air", "minimax-m2"])
 def test_tensor_names_are_gguf_names_of_the_arch(models, model_id):
-    gguf = pytest.importorskip("gguf")
     arch = models[model_id].architecture
     gguf_arch = getattr(gguf.MODEL_ARCH, GGUF_ARCH[arch.family])
     allowed = {gguf.TENSOR_NAMES[t] for t in gguf.MODEL_TENSORS[gguf_arch]}

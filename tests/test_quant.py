@@ -8,17 +8,17 @@ GGUF file sizes, and the rules of llama.cpp src/llama-quant.cpp read directly.
 
 from __future__ import annotations
 
+import gguf.constants as gguf_constants
 import pytest
 
 from sizer.catalog.loading import load_catalog
 from sizer.errors import BadValueError, UnknownNameError
+from sizer.model.architecture import inventory
 from sizer.model.tensors import Role, Tensor
 from sizer.quant.assignment import assign, bits_per_weight, resolve_quant, weights_bytes
 from sizer.quant.checkpoint import matrix_bytes
 from sizer.quant.llamacpp import ggml_bytes
 from sizer.schema import QuantFormat
-
-gguf_constants = pytest.importorskip("gguf.constants")
 
 CATALOG = load_catalog()
 QUANTS = CATALOG.quants
@@ -208,12 +208,8 @@ def test_llama31_8b_bits_per_weight_match_quantize_readme(ftype: str) -> None:
 
 
 def test_llama31_8b_from_the_catalog_inventory() -> None:
-    inventory = pytest.importorskip("sizer.model.architecture").inventory
     model = CATALOG.model("llama-3.1-8b")
-    try:
-        inv = inventory(model.architecture)
-    except NotImplementedError:
-        pytest.skip("no llama inventory yet")
+    inv = inventory(model.architecture)
     for ftype, want in LLAMA31_8B_BPW.items():
         got = bits_per_weight(
             assign(inv, resolve_quant(ftype, model, CATALOG), CATALOG, arch=model.architecture)
@@ -440,12 +436,8 @@ def test_assign_is_cached_per_inventory_object() -> None:
 @pytest.mark.parametrize(("model_id", "gib"), [("gpt-oss-120b", 60.8), ("gpt-oss-20b", 12.8)])
 def test_gpt_oss_native_checkpoint_size(model_id: str, gib: float) -> None:
     """gpt-oss model card (arXiv 2508.10925, table 1): checkpoint sizes 60.8 GiB and 12.8 GiB."""
-    inventory = pytest.importorskip("sizer.model.architecture").inventory
     model = CATALOG.model(model_id)
-    try:
-        inv = inventory(model.architecture)
-    except NotImplementedError:
-        pytest.skip("no gpt-oss inventory yet")
+    inv = inventory(model.architecture)
     fmt = resolve_quant("native", model, CATALOG)
     assert fmt.id == "mxfp4-experts"
     assert weights_bytes(assign(inv, fmt, CATALOG, arch=model.architecture)) / 2**30 == pytest.approx(

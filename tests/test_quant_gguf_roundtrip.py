@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import gguf
+import numpy as np
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
@@ -16,9 +18,6 @@ from hypothesis import strategies as st
 from sizer.catalog.loading import load_catalog
 from sizer.model.tensors import QuantizedTensor, Role, Tensor
 from sizer.quant.assignment import assign, weights_bytes
-
-gguf = pytest.importorskip("gguf")
-np = pytest.importorskip("numpy")
 
 CATALOG = load_catalog()
 QUANTS = CATALOG.quants
