@@ -136,7 +136,7 @@ def test_lookup_falls_back_from_kernel_to_proxy_to_class_to_any() -> None:
             backend=backend,
             device_class=dclass,
             quant_kernel=kernel,
-            efficiency=f,  # type: ignore[arg-type]
+            efficiency=f,
             layer_overhead_us=overhead,
             fit_points=1,
             sources=["https://example.org/m"],

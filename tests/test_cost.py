@@ -42,7 +42,7 @@ BY_ID = {p.id: p for p in PLATFORMS}
         (H100, 8, 0, "hgx"),  # SXM modules on a baseboard
     ],
 )
-def test_platform_for_picks_the_smallest_host_that_takes_the_gpus(acc, count, ram_gb, expected) -> None:  # type: ignore[no-untyped-def]
+def test_platform_for_picks_the_smallest_host_that_takes_the_gpus(acc, count, ram_gb, expected) -> None:
     p = platform_for([acc], count, ram_gb)
     assert p is not None and p.id == expected
     assert count <= p.max_gpus and ram_gb <= p.max_ram_gb

@@ -37,7 +37,7 @@ def test_command_has_help(path: tuple[str, ...], command: click.Command) -> None
 
 
 @pytest.mark.parametrize(("path", "command"), COMMANDS, ids=[" ".join(p) for p, _ in COMMANDS])
-def test_help_runs(run_cli, path: tuple[str, ...], command: click.Command) -> None:  # type: ignore[no-untyped-def]
+def test_help_runs(run_cli, path: tuple[str, ...], command: click.Command) -> None:
     result = run_cli(*path, "--help")
     assert result.exit_code == 0 and "Usage: sizer" in result.stdout
 

@@ -210,7 +210,7 @@ def test_one_and_two_workers_agree() -> None:
 # ----------------------------------------------------------------------------------------------- CLI
 
 
-def test_cli_json(run_cli) -> None:  # type: ignore[no-untyped-def]
+def test_cli_json(run_cli) -> None:
     out = run_cli("recommend", "llama-3.1-8b", "--top", "3", "--vendor", "nvidia", "-f", "json")
     assert out.exit_code == 0, out.stderr
     data = json.loads(out.stdout)
@@ -221,14 +221,14 @@ def test_cli_json(run_cli) -> None:  # type: ignore[no-untyped-def]
     assert isinstance(rec["cost"]["capex_usd"], float | int) and rec["launch"][0]["command"]
 
 
-def test_cli_table_explains_and_launches(run_cli) -> None:  # type: ignore[no-untyped-def]
+def test_cli_table_explains_and_launches(run_cli) -> None:
     out = run_cli("recommend", "llama-3.3-70b", "-c", "8k", "--min-tps", "30", "--vendor", "nvidia")
     assert out.exit_code == 0
     assert "Rejected" in out.stdout and "Launch #1" in out.stdout and "check: sizer fit" in out.stdout
     assert "Assumptions:" in out.stdout
 
 
-def test_cli_plan_csv_for_a_purchase_request(run_cli) -> None:  # type: ignore[no-untyped-def]
+def test_cli_plan_csv_for_a_purchase_request(run_cli) -> None:
     out = run_cli("plan", "llama-3.1-8b", "--top", "3", "--vendor", "amd", "--years", "5", "-f", "csv")
     assert out.exit_code == 0
     rows = list(csv.DictReader(io.StringIO(out.stdout)))
@@ -239,12 +239,12 @@ def test_cli_plan_csv_for_a_purchase_request(run_cli) -> None:  # type: ignore[n
             assert float(r["tco_usd"]) >= float(r["capex_usd"])
 
 
-def test_cli_plan_markdown(run_cli) -> None:  # type: ignore[no-untyped-def]
+def test_cli_plan_markdown(run_cli) -> None:
     out = run_cli("recommend", "llama-3.1-8b", "--plan", "--top", "2", "--vendor", "intel", "-f", "markdown")
     assert out.exit_code == 0 and out.stdout.startswith("# Procurement plan") and "| configuration" in out.stdout
 
 
-def test_cli_unknown_owned_gpu_is_a_usage_error(run_cli) -> None:  # type: ignore[no-untyped-def]
+def test_cli_unknown_owned_gpu_is_a_usage_error(run_cli) -> None:
     out = run_cli("recommend", "llama-3.1-8b", "--have", "rtx 9999:2")
     assert out.exit_code == 2 and "did you mean" in out.stderr
 

@@ -11,7 +11,7 @@ import pytest
 from tests.test_importers import moe_meta, moe_tensors, write_gguf
 
 
-def _json(result) -> dict:  # type: ignore[no-untyped-def]
+def _json(result) -> dict:
     assert result.exit_code == 0, result.output
     return json.loads(result.stdout)
 
