@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
 from sizer.catalog.loading import load_catalog
 from sizer.sizing.fits_here import QUALITY_ORDER, best_fits
 from sizer.sizing.fitter import fit
 
-HARDWARE = {"gpus": (("RTX 4090", 1),), "ram_bytes": 64 * 10**9}
+HARDWARE: dict[str, Any] = {"gpus": (("RTX 4090", 1),), "ram_bytes": 64 * 10**9}
 
 
 @pytest.fixture(scope="module")
@@ -28,7 +30,7 @@ def test_chosen_format_fits_and_the_better_one_does_not(rows, model_id: str) -> 
     catalog = load_catalog()
     chosen = next(q for q in QUALITY_ORDER if catalog.quants[q].name == row.quant)
     kw = dict(context_tokens=8192, engine="llama.cpp", catalog=catalog, **HARDWARE)
-    assert fit(model_id, quant=chosen, **kw).fits  # type: ignore[arg-type]
+    assert fit(model_id, quant=chosen, **kw).fits
     better = QUALITY_ORDER[QUALITY_ORDER.index(chosen) - 1] if chosen != QUALITY_ORDER[0] else None
     if better is not None:
-        assert not fit(model_id, quant=better, **kw).fits  # type: ignore[arg-type]
+        assert not fit(model_id, quant=better, **kw).fits

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 from math import ceil
+from typing import Any
 
 import gguf
 import pytest
@@ -239,7 +240,7 @@ def test_inventory_is_cached(models):
 
 # ---- invariants over random small architectures -------------------------------------------------
 
-_dense = st.builds(
+_dense: st.SearchStrategy[dict[str, Any]] = st.builds(
     dict,
     family=st.sampled_from(["llama", "qwen2", "qwen3", "phi3", "gemma2", "gemma3"]),
     hidden_size=st.sampled_from([64, 128, 256]),
@@ -253,7 +254,7 @@ _dense = st.builds(
 )
 
 
-def _dense_arch(d: dict, **update) -> Architecture:
+def _dense_arch(d: dict[str, Any], **update: Any) -> Architecture:
     d = {**d, **update}
     group = d.pop("group")
     gemma = d["family"].startswith("gemma")

@@ -11,6 +11,8 @@ MiB where it fuses or places ops differently.
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
@@ -192,6 +194,6 @@ def test_breakdown_kv_by_hand(ctx: int, users: int, eng: Engine | None) -> None:
 
 @pytest.mark.parametrize("bad", [{"context_tokens": 0}, {"context_tokens": 10, "users": 0},
                                  {"context_tokens": 10, "batch_tokens": 0}])
-def test_workload_rejects_nonsense(bad: dict[str, int]) -> None:
+def test_workload_rejects_nonsense(bad: dict[str, Any]) -> None:
     with pytest.raises(BadValueError):
         Workload(**bad)

@@ -16,13 +16,13 @@ from sizer.model.architecture import inventory
 from sizer.model.architecture._common import is_moe_layer
 from sizer.model.architecture.counts import active_params, total_params
 from sizer.model.tensors import Role
-from sizer.schema import canonicalize_name
+from sizer.schema import ModelEntry, canonicalize_name
 
 TOTAL_TOLERANCE_PCT = 0.5
 ACTIVE_TOLERANCE_PCT = 3.0
 
 
-def _models():
+def _models() -> dict[str, ModelEntry]:
     return load_catalog().models
 
 
@@ -74,6 +74,7 @@ def test_active_matches_official(model_id):
     entry = MODELS[model_id]
     arch = entry.architecture
     official = entry.active_params
+    assert official is not None
     recomputed = active_params(arch, official.embeddings)
     tolerance = official.tolerance_pct or ACTIVE_TOLERANCE_PCT
     assert _gap_pct(recomputed, official.value) <= tolerance, (

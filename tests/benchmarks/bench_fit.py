@@ -11,6 +11,7 @@ import statistics
 import subprocess
 import sys
 import time
+from typing import Any
 
 
 def cold_cli(args: list[str], runs: int = 7) -> tuple[float, float]:
@@ -32,7 +33,7 @@ def warm_library(runs: int = 50) -> dict[str, float]:
     from sizer.sizing.fitter import fit
 
     catalog = load_catalog()
-    cases = {
+    cases: dict[str, dict[str, Any]] = {
         "deepseek-v3 native on 8x H200 (vLLM, TP 8)": dict(quant="native", gpus=(("H200", 8),)),
         "deepseek-v3 Q4_K_M on RTX 5090 + 768 GB (offload search)": dict(
             quant="q4_k_m", gpus=(("RTX 5090", 1),), ram_bytes=768 * 10**9),

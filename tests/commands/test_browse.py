@@ -6,6 +6,7 @@ import csv
 import io
 import json
 from pathlib import Path
+from typing import Any
 
 import pytest
 import yaml
@@ -17,7 +18,7 @@ PRICE_LIST = BASE.parent / "valid" / "price_list.yaml"
 pytestmark = pytest.mark.usefixtures("base_catalog")
 
 
-def _json(result) -> object:
+def _json(result) -> Any:
     assert result.exit_code == 0, result.output
     return json.loads(result.stdout)
 
