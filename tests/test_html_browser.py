@@ -43,6 +43,7 @@ REPORTS = {
                      "-e", "llama.cpp"], {"chart-memory", "chart-context"}),
     "recommend": (["recommend", "llama-3.1-70b-instruct", "-c", "8k", "--top", "5"], {"chart-price"}),
     "plan": (["plan", "llama-3.1-70b-instruct", "-c", "8k", "--top", "5"], {"chart-plan"}),
+    "listing": (["gpus", "list", "--vendor", "amd"], set()),  # a plain table page, no chart
 }
 
 

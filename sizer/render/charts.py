@@ -13,6 +13,7 @@ they draw the ones the result carries.
 from __future__ import annotations
 
 import io
+import re
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import Any
@@ -63,7 +64,13 @@ def _svg(fig: Any, name: str) -> str:
         buf = io.StringIO()
         fig.savefig(buf, format="svg", metadata={"Date": None, "Creator": "sizer"})
     text = buf.getvalue()
-    return text[text.index("<svg"):]  # inline in HTML: no XML declaration or DOCTYPE
+    text = text[text.index("<svg"):]  # inline in HTML: no XML declaration or DOCTYPE
+    # matplotlib numbers its groups per figure (figure_1, axes_1, patch_1...): prefix them with the chart's
+    # name so two charts on one page never share an id (nothing refers to these ids)
+    return _AUTO_ID.sub(lambda m: f'<g id="{name}-{m.group(1)}"', text)
+
+
+_AUTO_ID = re.compile(r'<g id="([A-Za-z][\w.]*_\d+)"')
 
 
 def _mark(artists: Any, name: str, axes_index: int, counter: list[int]) -> None:
