@@ -264,6 +264,10 @@ def plan_chart(rec: Mapping[str, Any]) -> str:
                 bars = ax.barh(y, widths, left=left, color=colours[i], height=0.6, label=shown)
                 _mark(list(bars), name, 0, count)
                 left = [a + b for a, b in zip(left, widths, strict=True)]
+        for i, r in enumerate(rows):
+            if r["cost"].get("energy_usd_per_year") is None:  # no power figure: the energy is not drawn
+                ax.annotate("energy unknown", (left[i], i), xytext=(3, 0), textcoords="offset points", va="center",
+                            fontsize=7, color="#5f6368")
         ax.set_yticks(y, labels)
         ax.invert_yaxis()
         ax.xaxis.set_major_formatter(_usd_formatter())
