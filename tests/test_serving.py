@@ -211,3 +211,31 @@ def test_recommend_searches_an_fp8_kv_cache_that_doubles_the_sequences_a_gpu_hol
                users=i.users, engine=i.engine, catalog=catalog())
     assert bf16.fits is False
     assert again.memory.kv_cache_bytes * 2 == pytest.approx(bf16.memory.kv_cache_bytes, rel=0.01)
+
+
+def test_mtp_layers_are_loaded_and_speed_grows_by_at_most_the_tokens_a_step_yields() -> None:
+    kw = dict(system="dgx-h200", context_tokens=4096, engine="sglang", catalog=catalog())
+    base = fit("deepseek-v3", **kw)  # type: ignore[arg-type]
+    mtp = fit("deepseek-v3", mtp=1, **kw)  # type: ignore[arg-type]
+    # the MTP layer's bytes (reported, not loaded, without --mtp) now count in the weights
+    assert base.memory.mtp_weights_bytes > 0
+    assert sum(u.weights_bytes for u in mtp.placement) > sum(u.weights_bytes for u in base.placement)
+    assert base.performance is not None and mtp.performance is not None
+    # one drafted token accepted 85% of the time (DeepSeek-V3 report): at most 1.85 tokens per step
+    ratio = mtp.performance.decode_tokens_per_s / base.performance.decode_tokens_per_s
+    assert 1.0 < ratio <= 1.85
+    assert any("MTP" in a and "2412.19437" in a for a in mtp.assumptions)
+    with pytest.raises(BadValueError, match="no multi-token-prediction"):
+        fit("llama-3.1-8b", gpus=(("h100", 1),), mtp=1, catalog=catalog())
+
+
+def test_a_draft_model_costs_its_memory_on_every_gpu() -> None:
+    kw = dict(quant="fp8", gpus=(("h100", 2),), context_tokens=4096, engine="vllm", catalog=catalog())
+    base = fit("llama-3.3-70b", **kw)  # type: ignore[arg-type]
+    spec = fit("llama-3.3-70b", draft="llama-3.2-1b", **kw)  # type: ignore[arg-type]
+    draft = fit("llama-3.2-1b", context_tokens=4096, engine="vllm", catalog=catalog())
+    per_gpu = (draft.memory.weights_bytes + draft.memory.kv_cache_bytes) / 2
+    for a, b in zip(base.placement, spec.placement, strict=True):
+        assert b.overhead_bytes - a.overhead_bytes == pytest.approx(per_gpu, abs=1)
+    assert spec.performance is not None and base.performance is not None
+    assert spec.performance.decode_tokens_per_s > base.performance.decode_tokens_per_s

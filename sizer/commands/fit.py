@@ -71,6 +71,9 @@ def local_hardware_args(here: bool, gpus: tuple[Any, ...], ram_bytes: int | None
 @click.option("--max-num-batched-tokens", "--ubatch", "batch_tokens", type=click.IntRange(1),
               help="Micro-batch tokens: vLLM max_num_batched_tokens, SGLang chunked_prefill_size, llama.cpp --ubatch.")
 @click.option("--max-num-seqs", type=click.IntRange(1), help="Sequences the engine runs at once (vLLM max_num_seqs).")
+@click.option("--mtp", type=click.IntRange(0), default=0, help="Speculative decoding with the model's MTP layers: "
+              "tokens drafted per step (the layers are then loaded).")
+@click.option("--draft", metavar="MODEL", help="Speculative decoding with a draft model (its weights and KV count).")
 @click.option("--params", type=PARAM_COUNT, help="Raw mode: total parameters (1T, 70B).")
 @click.option("--active", type=PARAM_COUNT, help="Raw mode: active parameters per token (MoE).")
 @click.option("--layers", type=click.IntRange(1), help="Raw mode: layers.")
@@ -83,6 +86,7 @@ def fit_command(model: str | None, quants: tuple[str, ...], gpus: tuple[Any, ...
                 wired_limit_bytes: int | None, context_tokens: int | None, users: str, kv_dtype: str | None,
                 engine: str | None, offload: str, tp: int | None, pp: int | None, ep: int | None, dp: int | None,
                 gpu_memory_utilization: float | None, batch_tokens: int | None, max_num_seqs: int | None,
+                mtp: int, draft: str | None,
                 params: int | None, active: int | None, layers: int | None, hidden: int | None,
                 kv_heads: int | None, head_dim: int | None, fmt: str) -> None:
     """Memory breakdown, placement, verdict and speed of MODEL.
@@ -109,7 +113,7 @@ def fit_command(model: str | None, quants: tuple[str, ...], gpus: tuple[Any, ...
     result = fit(ref, quant=quants[0] if quants else "native", kv_dtype=kv_dtype, offload=offload,
                  curve_users=tuple(curve) if len(curve) > 1 else (), tp=tp, pp=pp, ep=ep, dp=dp,
                  gpu_memory_utilization=gpu_memory_utilization, batch_tokens=batch_tokens, max_num_seqs=max_num_seqs,
-                 **common)
+                 mtp=mtp, draft=draft, **common)
     if fmt == "table":
         for w in result.warnings:
             click.echo(f"warning: {w}", err=True)

@@ -38,6 +38,7 @@ from sizer.sizing.results import (
     memory_result,
 )
 from sizer.sizing.serving_curve import Serving, serving_for, uses_serving_model
+from sizer.sizing.speculation import draft_speculation, mtp_speculation, mtp_tensors_loaded
 from sizer.speed.estimate import Efficiency, Speed, SpeedInputs, estimate
 from sizer.speed.factors import efficiency_for
 
@@ -108,14 +109,33 @@ class Fitter:
     pins: LayoutPins | None = None  # --tp/--pp/--ep/--dp
     curve_users: tuple[int, ...] = ()  # --users 1,8,32: the points of performance.curve
     max_num_seqs: int | None = None  # --max-num-seqs (else the engine's default)
+    mtp: int = 0  # --mtp N: MTP layers loaded, N tokens drafted per step
+    draft: ResolvedModel | None = None  # --draft MODEL
+    draft_tokens: int = 4
+    draft_weights_bytes: int = 0
+    draft_kv_bytes: int = 0
 
     def __post_init__(self) -> None:
         if self.model.file_tensors is not None:
             self.tensors = self.model.file_tensors
         else:
             assert self.quant is not None and self.model.tensors is not None
-            self.tensors = assign(self.model.tensors, self.quant, self.catalog, arch=self.model.arch)
+            self.tensors = assign(self.model.tensors, self.quant, self.catalog, arch=self.model.arch,
+                                  include_mtp=self.mtp > 0)
+        if self.mtp:
+            if not any(qt.tensor.is_mtp for qt in self.tensors):
+                raise BadValueError(f"--mtp: {self.model.name} has no multi-token-prediction layers")
+            self.tensors = mtp_tensors_loaded(self.tensors, self.model.arch.num_hidden_layers)
+            self.notes.append(f"--mtp {self.mtp}: the MTP layers are loaded (their weights count, with the last layer)")
         self.memory = breakdown(self.tensors, self.model.arch, self.workload, self.engine)
+        if self.draft is not None:
+            d = Fitter(self.draft, _resolve_format(self.draft, "native", self.catalog), self.engine, self.workload,
+                       self.catalog)
+            assert d.memory is not None
+            self.draft_weights_bytes, self.draft_kv_bytes = d.memory.weights_bytes, d.memory.kv_cache_bytes
+            self.notes.append(f"--draft {self.draft.name}: its {self.draft_weights_bytes / 2**30:.1f} GiB of weights and "
+                              f"{self.draft_kv_bytes / 2**30:.1f} GiB of KV cache are sharded over the GPUs like the "
+                              "target (vLLM's draft tensor parallel size defaults to the target's)")
 
     def kv_layers(self, context: int, users: int) -> tuple[int, ...]:
         assert self.memory is not None
@@ -137,6 +157,8 @@ class Fitter:
                                users=self.workload.users, batch_tokens=self.workload.batch_tokens,
                                flash_attention=self.workload.flash_attention, device_memory_gib=device_gib)
         ovh = runtime_overhead_bytes(self.engine)
+        if self.draft is not None:  # the draft's weights and KV, spread over the GPUs with the target
+            ovh += -(-(self.draft_weights_bytes + self.draft_kv_bytes) // max(len(devices), 1))
         kv = self.memory.kv_layer_bytes
         best: tuple[tuple[int, float], Layout, Verdict, Speed] | None = None
         eff = efficiency or efficiency_for(self.catalog)
@@ -173,8 +195,21 @@ class Fitter:
                            quant_kernel(self.quant) if self.quant else "k_quant")
 
     def serving(self, layout: Layout, verdict: Verdict, hw: Hardware) -> Serving:
-        return serving_for(layout, verdict, self.speed_inputs(hw), self.engine, hw, self.catalog,
-                           max_seqs_override=self.max_num_seqs, batch_tokens=self.workload.batch_tokens)
+        s = serving_for(layout, verdict, self.speed_inputs(hw), self.engine, hw, self.catalog,
+                        max_seqs_override=self.max_num_seqs, batch_tokens=self.workload.batch_tokens)
+        spec = None
+        if self.mtp:
+            spec = mtp_speculation(s.model, self.mtp)
+        elif self.draft is not None:
+            gpus = [x for x in layout.slots if x.kind != "host_ram"]
+            bw = min((x.bandwidth_gb_s for x in gpus), default=0.0) * 1e9
+            read_s = self.draft_weights_bytes / max(len(gpus), 1) / bw if bw else 0.0
+            spec = draft_speculation(s.model, self.draft_tokens, read_s, self.draft.arch.num_hidden_layers,
+                                     self.draft.name)
+        if spec is not None:
+            s.model.spec = spec
+            s.notes.append(spec.basis)
+        return s
 
     def max_context(self, layout: Layout, users: int) -> int:
         cap = self.model.arch.max_position_embeddings
@@ -235,6 +270,8 @@ def fit(
     gpu_memory_utilization: float | None = None,
     batch_tokens: int | None = None,
     max_num_seqs: int | None = None,
+    mtp: int = 0,
+    draft: str | None = None,
 ) -> FitResult:
     """Size `model` (a catalog id, a Hugging Face repo, a file path, or RawCounts) and, when hardware is
     given, place it and estimate its speed. `wired_limit_bytes` is the GPU's share of a unified-memory
@@ -272,7 +309,8 @@ def fit(
             tiers = [t.model_copy(update={"reserved_gib": None}) for t in eng.device_tiers]
             eng = eng.model_copy(update={"gpu_memory_utilization": gpu_memory_utilization, "device_tiers": tiers})
         fitter = Fitter(resolved, fmt, eng, workload, catalog, pins=pins if pins.any else None,
-                        curve_users=tuple(curve_users), max_num_seqs=max_num_seqs)
+                        curve_users=tuple(curve_users), max_num_seqs=max_num_seqs, mtp=mtp,
+                        draft=resolve_model(draft, catalog) if draft else None)
         if plain_note:
             fitter.notes.append(plain_note)
         result = _result(fitter, hw, offload, context_given=context_tokens is not None)

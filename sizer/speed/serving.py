@@ -26,7 +26,7 @@ from sizer.speed.serving_factors import ServingParams
 from sizer.speed.terms import StepModel
 
 __all__ = [
-    "DEFAULT_NEW_PROMPT_TOKENS", "DEFAULT_OUTPUT_TOKENS", "ServingModel", "ServingPoint", "ServingTerms",
+    "DEFAULT_NEW_PROMPT_TOKENS", "DEFAULT_OUTPUT_TOKENS", "ServingModel", "ServingPoint", "ServingTerms", "Speculation",
     "attention_flops_per_token", "mix_for_context",
 ]
 
@@ -107,6 +107,7 @@ class ServingModel:
         expert = 3 * arch.hidden_size * (arch.moe_intermediate_size or 0) * (arch.num_experts_per_tok or 0)
         self.expert_active_params = min(self.moe_layers * expert, active_params)
         self.kernel = getattr(inputs, "quant_kernel", "float")
+        self.spec: Speculation | None = None
 
     def memory_roofline_s(self, batch: int, filled_tokens: float) -> float:
         """Bytes read by one step of `batch` sequences / peak bandwidth (links excluded)."""
@@ -137,11 +138,23 @@ class ServingModel:
             layers=self.layers, moe_layers=self.moe_layers,
             prefill_compute_s=self.peak_s_per_flop * self.flops_per_token(prompt_tokens / 2),
             weights_read_s=self.memory_roofline_s(0, 0.0), link0_s=self.link_s(0), chunk=self.chunk,
-            prompt_tokens=prompt_tokens, output_tokens=output_tokens)
+            prompt_tokens=prompt_tokens, output_tokens=output_tokens, spec=self.spec)
 
     def point(self, users: int, p: ServingParams, prompt_tokens: int, output_tokens: int,
               filled_tokens: float | None = None) -> ServingPoint:
         return self.terms(users, prompt_tokens, output_tokens, filled_tokens).evaluate(p)
+
+
+@dataclass(frozen=True, slots=True)
+class Speculation:
+    """Speculative decoding: `draft_tokens` drafted per step (MTP layers or a draft model), verified in one pass
+    of the target; `tokens_per_step` the expected tokens a step yields (accepted drafts + the verified one)."""
+
+    draft_tokens: int
+    tokens_per_step: float
+    draft_memory_s: float  # bytes the drafting reads per step / peak bandwidth
+    draft_layers: int  # layers the drafting runs one after another per step (each pays the fixed cost)
+    basis: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -162,11 +175,17 @@ class ServingTerms:
     chunk: int
     prompt_tokens: int
     output_tokens: int
+    spec: Speculation | None = None
 
     def evaluate(self, p: ServingParams) -> ServingPoint:
+        sp = self.spec
         fixed = self.layers * p.layer_overhead_s + self.moe_layers * p.moe_layer_overhead_s
         mem = self.memory_s / p.bandwidth_efficiency
         comp = (self.compute_s + self.moe_compute_s / p.moe_compute_efficiency) / p.compute_efficiency
+        if sp is not None:  # drafting (sequential small passes), then one verification pass of draft + 1 tokens
+            fixed += sp.draft_layers * p.layer_overhead_s
+            mem += sp.draft_memory_s / p.bandwidth_efficiency
+            comp *= sp.draft_tokens + 1
         step = max(mem, comp) + self.link_s + fixed
         bound = "compute (batched decode)" if comp > mem else "memory bandwidth"
         if fixed > max(mem, comp):
@@ -176,8 +195,9 @@ class ServingTerms:
         prefill_s = max(self.prefill_compute_s / (p.prefill_efficiency or p.compute_efficiency), chunk_s)
         ratio = self.prompt_tokens / max(self.output_tokens, 1)
         b = self.batch
-        per_user = 1.0 / (step + (b - 1) * ratio * prefill_s)  # others' prefill chunks steal its steps
-        throughput = self.users / (step + b * ratio * prefill_s)  # every request's own prefill counted
+        per_step = 1.0 if sp is None else sp.tokens_per_step
+        per_user = per_step / (step + (b - 1) * ratio * prefill_s)  # others' prefill chunks steal its steps
+        throughput = per_step * self.users / (step + b * ratio * prefill_s)  # every request's prefill counted
         chunks = math.ceil(self.prompt_tokens / self.chunk) if self.prompt_tokens else 0
         ttft = self.prompt_tokens * prefill_s + step + (chunks * step if b > 1 else 0.0)
         return ServingPoint(self.users, b, step, per_user, per_user * self.users, throughput, ttft,
