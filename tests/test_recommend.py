@@ -55,7 +55,7 @@ def _check_refits(rec: Recommendation) -> None:
     i = rec.fit_inputs
     r = fit(i.model, quant=i.quant, gpus=tuple((g, n) for g, n in i.gpus), nodes=i.nodes, ram_bytes=i.ram_bytes,
             ram_bandwidth_gb_s=i.ram_bandwidth_gb_s, system=i.system, context_tokens=i.context_tokens,
-            users=i.users, engine=i.engine, catalog=CATALOG)
+            users=i.users, engine=i.engine, kv_dtype=i.kv_dtype, catalog=CATALOG)
     assert r.fits is True
     assert r.performance is not None
     assert r.performance.per_user_decode_tokens_per_s == pytest.approx(rec.per_user_decode_tokens_per_s, abs=1e-3)

@@ -166,7 +166,8 @@ class _Loss:
         np = self.np
         bw, ce, c_us, cm_us, mc, pe = x
         fixed = self.layers * c_us * 1e-6 + self.moe_layers * cm_us * 1e-6
-        step = np.maximum(self.mem / bw, (self.comp + self.moe / mc) / ce) + self.link + fixed
+        step = np.maximum(self.mem / bw, (self.comp + self.moe) / ce / np.where(self.moe_layers > 0, mc, 1.0)) \
+            + self.link + fixed
         prefill = np.maximum(self.pre / pe, (self.wread / bw + fixed + self.link0) / self.chunk)
         per_user = 1.0 / (step + (self.b - 1) * self.ratio * prefill)
         thr = self.users / (step + self.b * self.ratio * prefill) * self.factor
@@ -216,6 +217,19 @@ def fit_params(rows: list[ServingRow], start: Params = _START, rounds: int = 6,
 # costs come from the pooled fit of their device class (or of everything): four points cannot pin six numbers.
 FULL_FIT_POINTS = 8
 _EFFICIENCIES = frozenset({0, 1, 5})
+
+
+_STARTS = tuple((bw, ce, 20.0, 100.0, mc, pe) for bw in (0.5, 0.8) for ce in (0.1, 0.3, 0.6) for mc in (0.2, 0.5, 1.0)
+                for pe in (0.3, 0.7))
+
+
+def _best_start(rows: list[ServingRow], start: Params, free: frozenset[int]) -> Params:
+    """Coordinate descent from several starting points (the loss has local minima); the best fit wins."""
+    loss_of = _Loss(rows)
+    starts = [start] + ([tuple(v if i in free else start[i] for i, v in enumerate(s)) for s in _STARTS]
+                        if len(free) > 3 else [])
+    fits = [fit_params(rows, s, free=free) for s in starts]  # type: ignore[arg-type]
+    return min(fits, key=loss_of)
 
 
 def _groups(rows: list[ServingRow]) -> list[tuple[str, str, list[ServingRow]]]:
@@ -287,7 +301,7 @@ def serving_calibration(catalog: Catalog, *, loo: bool = True) -> ServingReport:
         free = frozenset(range(6)) if len(group) >= FULL_FIT_POINTS else _EFFICIENCIES
         if parent is not None and not any(r.terms.moe_layers for r in group):
             free = free - {3, 4}  # no MoE row: the MoE costs of the pooled fit
-        fitted[(eng, dc)] = fit_params(group, start, free=free)
+        fitted[(eng, dc)] = _best_start(group, start, free)
     free_of = {(eng, dc): (frozenset(range(6)) if len(g) >= FULL_FIT_POINTS else _EFFICIENCIES) for eng, dc, g in groups}
     used: dict[str, tuple[str, str]] = {}
     for r in rows:

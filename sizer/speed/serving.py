@@ -181,7 +181,9 @@ class ServingTerms:
         sp = self.spec
         fixed = self.layers * p.layer_overhead_s + self.moe_layers * p.moe_layer_overhead_s
         mem = self.memory_s / p.bandwidth_efficiency
-        comp = (self.compute_s + self.moe_compute_s / p.moe_compute_efficiency) / p.compute_efficiency
+        # MoE models run their whole step's GEMMs less efficiently (routing, grouped expert GEMMs of few tokens)
+        comp = (self.compute_s + self.moe_compute_s) / p.compute_efficiency / (
+            p.moe_compute_efficiency if self.moe_layers else 1.0)
         if sp is not None:  # drafting (sequential small passes), then one verification pass of draft + 1 tokens
             fixed += sp.draft_layers * p.layer_overhead_s
             mem += sp.draft_memory_s / p.bandwidth_efficiency
