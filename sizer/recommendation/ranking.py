@@ -308,7 +308,7 @@ def build_results(model_ref: str, model: ResolvedModel, search: Search, chosen: 
     stats = stats.model_copy(update={"seconds": round(time.perf_counter() - start, 3)})
     return RecommendResult(
         model=ModelResult(id=m.id, name=m.name, source=m.source, total_params=m.total_params,  # type: ignore[arg-type]
-                          active_params=m.active_params, family=m.arch.family,
+                          active_params=m.active_params, family=m.arch.family, repo=m.repo,
                           official_total_params=m.entry.total_params.value if m.entry else None),
         context_tokens=context, users=search.workload.users, constraints=constraints, recommendations=recs,
         rejected=_rejections(search.misses, shown), search=stats, warnings=warnings, assumptions=assumptions)

@@ -162,7 +162,22 @@ def architecture_from_config(config: Mapping[str, Any], source: str = "config.js
         raise ModelFileError(
             f"{source}: config.json does not describe a valid {family} model ({problems})"
         ) from None
+    if model_type not in _FAMILIES:
+        warnings.append(f"{source}: KV cache of model_type {model_type!r} {_kv_assumed(architecture)}")
     return HfConfig(architecture, quant_hint_from_config(config, family), tuple(warnings))
+
+
+def _kv_assumed(a: Architecture) -> str:
+    """What the KV cache of a family sizer does not model is assumed to be, in words."""
+    if a.kv_lora_rank:
+        text = f"assumed MLA: one latent of {a.kv_lora_rank} + {a.qk_rope_head_dim} per token and layer"
+    else:
+        text = (f"assumed from the standard config fields: {a.num_hidden_layers} layers x K and V x "
+                f"{a.num_key_value_heads} KV heads (num_key_value_heads) x head_dim {a.head_dim}")
+    if a.local_layer_kind and a.local_window_tokens:
+        text += (f"; {a.local_layer_kind.replace('_', ' ')} of {a.local_window_tokens} tokens on the layers "
+                 f"sliding_window / layer_types mark (every {a.local_layer_period}th layer global)")
+    return text + "; state-space or linear-attention layers, if any, are not modelled"
 
 
 def _generic_family(keys: ConfigKeys, model_type: str, source: str, warnings: list[str]) -> str:

@@ -1,0 +1,276 @@
+"""Hugging Face repos read header-only, against a local stand-in for the Hub (tests/hub_standin.py).
+
+The real huggingface_hub client talks real HTTP to 127.0.0.1 (HF_ENDPOINT), with HF_HOME in tmp_path.
+The stand-in refuses any read larger than 256 KiB, and every repo here is larger than that, so a test
+fails if weights are downloaded. Expected values are worked out by hand from the shapes written.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+import gguf
+import numpy as np
+import pytest
+from gguf import GGMLQuantizationType as Q
+from safetensors import TensorSpec, serialize_file
+
+from tests.hub_standin import HubStandIn
+from tests.test_importers import moe_meta, moe_tensors, write_gguf
+
+# a tiny Llama: hidden 256, 2 layers, 4 heads of 64, 2 KV heads, FFN 512, vocabulary 1024, untied head
+H, LAYERS, HEADS, KV, HD, FF, VOCAB = 256, 2, 4, 2, 64, 512, 1024
+LLAMA_PARAMS = 2 * VOCAB * H + H + LAYERS * (H * H + 2 * KV * HD * H + H * H + 3 * FF * H + 2 * H)
+
+
+def llama_config(**extra: object) -> dict[str, object]:
+    return {"model_type": "llama", "architectures": ["LlamaForCausalLM"], "hidden_size": H,
+            "num_hidden_layers": LAYERS, "num_attention_heads": HEADS, "num_key_value_heads": KV, "head_dim": HD,
+            "intermediate_size": FF, "vocab_size": VOCAB, "max_position_embeddings": 4096,
+            "tie_word_embeddings": False, "torch_dtype": "bfloat16", **extra}
+
+
+def llama_shapes() -> dict[str, tuple[int, ...]]:
+    shapes: dict[str, tuple[int, ...]] = {"model.embed_tokens.weight": (VOCAB, H), "lm_head.weight": (VOCAB, H),
+                                          "model.norm.weight": (H,)}
+    for i in range(LAYERS):
+        p = f"model.layers.{i}"
+        shapes |= {f"{p}.self_attn.q_proj.weight": (HEADS * HD, H), f"{p}.self_attn.k_proj.weight": (KV * HD, H),
+                   f"{p}.self_attn.v_proj.weight": (KV * HD, H), f"{p}.self_attn.o_proj.weight": (H, HEADS * HD),
+                   f"{p}.mlp.gate_proj.weight": (FF, H), f"{p}.mlp.up_proj.weight": (FF, H),
+                   f"{p}.mlp.down_proj.weight": (H, FF), f"{p}.input_layernorm.weight": (H,),
+                   f"{p}.post_attention_layernorm.weight": (H,)}
+    return shapes
+
+
+_ITEM = {"bfloat16": 2, "float8_e4m3fn": 1, "float32": 4}
+_keep: list[np.ndarray] = []
+
+
+def write_safetensors(path: Path, tensors: dict[str, tuple[str, tuple[int, ...]]]) -> int:
+    """Write with safetensors' own serializer; return the bytes of tensor data written."""
+    specs, total = {}, 0
+    for name, (dtype, shape) in tensors.items():
+        arr = np.ones(int(np.prod(shape)) * _ITEM[dtype], np.uint8)
+        _keep.append(arr)
+        specs[name] = TensorSpec(dtype=dtype, shape=list(shape), data_ptr=arr.ctypes.data, data_len=arr.nbytes)
+        total += arr.nbytes
+    serialize_file(specs, str(path))
+    return total
+
+
+def bf16_repo(folder: Path, shards: int = 3, config: dict[str, object] | None = None) -> int:
+    """A sharded BF16 checkpoint with its index; returns the weight bytes."""
+    folder.mkdir(parents=True)
+    (folder / "config.json").write_text(json.dumps(config or llama_config()))
+    names = list(llama_shapes().items())
+    weight_map, total = {}, 0
+    for s in range(shards):
+        part = dict(names[s::shards])
+        fname = f"model-{s + 1:05d}-of-{shards:05d}.safetensors"
+        total += write_safetensors(folder / fname, {n: ("bfloat16", shape) for n, shape in part.items()})
+        weight_map |= {n: fname for n in part}
+    (folder / "model.safetensors.index.json").write_text(json.dumps({"metadata": {}, "weight_map": weight_map}))
+    (folder / "README.md").write_text("a test repo\n")
+    return total
+
+
+@pytest.fixture
+def hub(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    import huggingface_hub.constants as c
+
+    standin = HubStandIn()
+    url = standin.start()
+    home = tmp_path / "hf-home"
+    monkeypatch.setenv("HF_ENDPOINT", url)
+    monkeypatch.setenv("HF_HOME", str(home))
+    monkeypatch.delenv("HF_TOKEN", raising=False)
+    monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
+    # the client reads these at import; point the imported copy at the stand-in and tmp_path too
+    monkeypatch.setattr(c, "ENDPOINT", url)
+    monkeypatch.setattr(c, "HUGGINGFACE_CO_URL_TEMPLATE", url + "/{repo_id}/resolve/{revision}/{filename}")
+    monkeypatch.setattr(c, "HF_HOME", str(home))
+    monkeypatch.setattr(c, "HF_HUB_CACHE", str(home / "hub"))
+    monkeypatch.setattr(c, "HF_TOKEN_PATH", str(home / "token"))
+    monkeypatch.setattr(c, "HF_STORED_TOKENS_PATH", str(home / "stored_tokens"))
+    monkeypatch.setattr(c, "HF_HUB_OFFLINE", False)
+    yield standin
+    standin.stop()
+    assert not standin.refused, f"weights were downloaded: {standin.refused}"
+
+
+def fit_json(run_cli, *args: str) -> dict:
+    result = run_cli("fit", *args, "--format", "json")
+    assert result.exit_code == 0, result.output + result.stderr
+    return json.loads(result.stdout)
+
+
+def test_sharded_bf16_repo_exact_bytes_params_and_kv(hub, tmp_path, run_cli):
+    weights = bf16_repo(tmp_path / "repo")
+    hub.add("acme/Tiny-Llama", tmp_path / "repo")
+    out = fit_json(run_cli, "acme/Tiny-Llama")
+    assert weights == 2 * LLAMA_PARAMS
+    assert out["memory"]["weights_bytes"] == 2 * LLAMA_PARAMS
+    assert out["model"]["total_params"] == LLAMA_PARAMS == out["model"]["active_params"]
+    assert out["model"]["source"] == "huggingface" and out["model"]["repo"] == "acme/Tiny-Llama"
+    # KV per token: 2 layers x (K and V) x 2 KV heads x 64 x 2 bytes (16-bit cache)
+    assert out["memory"]["kv_cache_bytes_per_token"] == LAYERS * 2 * KV * HD * 2
+    # only JSON files and header ranges crossed the wire
+    assert all("bytes=" in r for r in hub.requests if r.startswith("GET") and ".safetensors " in r)
+    assert hub.bytes_sent < 256 << 10
+
+
+def test_compressed_tensors_fp8_repo(hub, tmp_path, run_cli):
+    folder = tmp_path / "fp8"
+    folder.mkdir()
+    qc = {"quant_method": "compressed-tensors", "format": "float-quantized",
+          "config_groups": {"group_0": {"targets": ["Linear"],
+                                        "weights": {"num_bits": 8, "type": "float", "strategy": "channel"},
+                                        "input_activations": {"num_bits": 8, "type": "float", "dynamic": True}}},
+          "ignore": ["lm_head"]}
+    (folder / "config.json").write_text(json.dumps(llama_config(quantization_config=qc)))
+    tensors, expected = {}, 0
+    for name, shape in llama_shapes().items():
+        linear = len(shape) == 2 and "embed" not in name and "lm_head" not in name
+        if linear:
+            tensors[name] = ("float8_e4m3fn", shape)
+            tensors[name.replace(".weight", ".weight_scale")] = ("bfloat16", (shape[0], 1))
+            expected += shape[0] * shape[1] + 2 * shape[0]
+        else:
+            tensors[name] = ("bfloat16", shape)
+            expected += 2 * int(np.prod(shape))
+    assert write_safetensors(folder / "model.safetensors", tensors) == expected
+    hub.add("acme/Tiny-Llama-FP8-Dynamic", folder)
+    out = fit_json(run_cli, "acme/Tiny-Llama-FP8-Dynamic")
+    assert out["memory"]["weights_bytes"] == expected
+    assert out["model"]["total_params"] == LLAMA_PARAMS  # scales are not parameters
+    assert out["quant"] == "fp8-per-channel"
+    assert any("compressed-tensors" in a and "W8 float channel" in a for a in out["assumptions"])
+
+
+def gguf_repo(folder: Path) -> tuple[int, int]:
+    """Q4_K_M as one file, Q8_0 split in two; returns the tensor bytes of each."""
+    folder.mkdir()
+    q4 = sum(write_gguf(folder / "Tiny-MoE-Q4_K_M.gguf", "qwen3moe", moe_tensors(), moe_meta).values())
+    (folder / "Q8_0").mkdir()
+    tensors = [(n, Q.Q8_0 if t not in (Q.F32,) and len(s) > 1 else t, s) for n, t, s in moe_tensors()]
+    half = len(tensors) // 2
+    q8 = 0
+    for i, part in enumerate((tensors[:half], tensors[half:])):
+        def meta(w: gguf.GGUFWriter, i: int = i) -> None:
+            if i == 0:
+                moe_meta(w)
+            w.add_uint16("split.no", i)
+            w.add_uint16("split.count", 2)
+            w.add_int32("split.tensors.count", len(tensors))
+        q8 += sum(write_gguf(folder / "Q8_0" / f"Tiny-MoE-Q8_0-{i + 1:05d}-of-00002.gguf", "qwen3moe", part,
+                             meta).values())
+    (folder / "mmproj-F16.gguf").write_bytes(b"not read")
+    return q4, q8
+
+
+def test_gguf_repo_two_quants_and_a_split_file(hub, tmp_path, run_cli):
+    q4, q8 = gguf_repo(tmp_path / "gguf")
+    hub.add("acme/Tiny-MoE-GGUF", tmp_path / "gguf")
+    # without a tag: the quants the repo has, with their sizes, exit 2
+    listing = run_cli("fit", "acme/Tiny-MoE-GGUF")
+    assert listing.exit_code == 2 and "Q4_K_M (" in listing.stderr and "Q8_0 (" in listing.stderr
+    assert "Traceback" not in listing.output + listing.stderr
+    assert fit_json(run_cli, "acme/Tiny-MoE-GGUF:Q4_K_M")["memory"]["weights_bytes"] == q4
+    split = fit_json(run_cli, "acme/Tiny-MoE-GGUF:q8_0")  # the tag is case-insensitive
+    assert split["memory"]["weights_bytes"] == q8 != q4
+    assert split["model"]["repo"].startswith("acme/Tiny-MoE-GGUF:Q8_0/Tiny-MoE-Q8_0-00001-of-00002.gguf")
+    assert fit_json(run_cli, "acme/Tiny-MoE-GGUF", "--quant", "Q8_0")["memory"]["weights_bytes"] == q8
+    assert not any("mmproj" in r for r in hub.requests if r.startswith("GET"))
+
+
+def test_family_sizer_does_not_model(hub, tmp_path, run_cli):
+    # an OLMo-like config with a model_type sizer has no rules for, and a sliding window on every layer
+    config = llama_config(model_type="acme_newarch", architectures=["AcmeForCausalLM"], sliding_window=1024,
+                          layer_types=["sliding_attention", "full_attention"])
+    bf16_repo(tmp_path / "new", shards=2, config=config)
+    hub.add("acme/NewArch-1B", tmp_path / "new")
+    out = fit_json(run_cli, "acme/NewArch-1B", "--context", "4096")
+    assert out["memory"]["weights_bytes"] == 2 * LLAMA_PARAMS and out["model"]["total_params"] == LLAMA_PARAMS
+    assert any("acme_newarch" in w and "KV" in w for w in out["warnings"]), out["warnings"]
+    # layer 0 (sliding) holds the 1024-token window plus one 512-token micro-batch (llama.cpp's SWA cache),
+    # layer 1 all 4096: (1536 + 4096) x K and V x 2 KV heads x 64 x 2 bytes
+    assert out["engine"] == "llama.cpp"
+    assert out["memory"]["kv_cache_bytes"] == (1024 + 512 + 4096) * 2 * KV * HD * 2
+
+
+def test_gated_repo_needs_a_token(hub, tmp_path, run_cli, monkeypatch):
+    bf16_repo(tmp_path / "gated", shards=2)
+    hub.add("acme/Gated-Llama", tmp_path / "gated", gated=True)
+    result = run_cli("fit", "acme/Gated-Llama")
+    assert result.exit_code == 1
+    message = result.stderr.strip()
+    assert "gated" in message and "HF_TOKEN" in message and len(message.splitlines()) == 1
+    monkeypatch.setenv("HF_TOKEN", "hf_testtoken")
+    assert fit_json(run_cli, "acme/Gated-Llama")["memory"]["weights_bytes"] == 2 * LLAMA_PARAMS
+
+
+def test_missing_repo_exits_2_with_catalog_suggestions(hub, run_cli):
+    result = run_cli("fit", "nobody/Qwen3-8B")  # not a repo; its name part is a catalog model
+    assert result.exit_code == 2
+    assert "did you mean" in result.stderr and "qwen3-8b" in result.stderr
+    assert "Traceback" not in result.stderr and len(result.stderr.strip().splitlines()) == 1
+
+
+def test_repo_without_weights(hub, tmp_path, run_cli):
+    (tmp_path / "empty").mkdir()
+    (tmp_path / "empty" / "README.md").write_text("nothing here")
+    hub.add("acme/Empty", tmp_path / "empty")
+    result = run_cli("fit", "acme/Empty")
+    assert result.exit_code == 1 and "no .safetensors or .gguf weights" in result.stderr
+
+
+def test_offline_reread_from_the_cache(hub, tmp_path, run_cli, monkeypatch):
+    import huggingface_hub.constants as c
+
+    bf16_repo(tmp_path / "repo")
+    hub.add("acme/Tiny-Llama", tmp_path / "repo")
+    gguf_repo(tmp_path / "gguf")
+    hub.add("acme/Tiny-MoE-GGUF", tmp_path / "gguf")
+    first = fit_json(run_cli, "acme/Tiny-Llama")
+    first_gguf = fit_json(run_cli, "acme/Tiny-MoE-GGUF:Q8_0")
+    hub.stop()  # the network is gone
+    again = fit_json(run_cli, "acme/Tiny-Llama")
+    assert again["memory"] == first["memory"] and again["model"] == first["model"]
+    monkeypatch.setattr(c, "HF_HUB_OFFLINE", True)
+    start = time.perf_counter()
+    offline = fit_json(run_cli, "acme/Tiny-Llama")
+    assert time.perf_counter() - start < 5  # generous here; tests/benchmarks/bench_hub.py measures it
+    assert offline["memory"] == first["memory"]
+    assert any("from the local cache" in a for a in offline["assumptions"])
+    assert fit_json(run_cli, "acme/Tiny-MoE-GGUF:Q8_0")["memory"] == first_gguf["memory"]
+    never = run_cli("fit", "acme/Never-Read")
+    assert never.exit_code == 1 and "HF_HUB_OFFLINE" in never.stderr and "local model folder" in never.stderr
+
+
+def test_no_network_and_never_read(hub, run_cli):
+    hub.stop()
+    result = run_cli("fit", "acme/Not-Cached")
+    assert result.exit_code == 1
+    assert "cannot reach the Hugging Face Hub" in result.stderr and ".gguf file" in result.stderr
+
+
+def test_recommend_and_plan_accept_a_repo(hub, tmp_path, run_cli):
+    bf16_repo(tmp_path / "repo")
+    hub.add("acme/Tiny-Llama", tmp_path / "repo")
+    result = run_cli("recommend", "acme/Tiny-Llama", "--top", "1", "--format", "json")
+    assert result.exit_code == 0, result.stderr
+    assert json.loads(result.stdout)["model"]["total_params"] == LLAMA_PARAMS
+
+
+def test_hub_reference_and_gguf_labels():
+    from sizer.model.importers.hub import gguf_quant_label, parse_hub_reference
+
+    ref = parse_hub_reference("unsloth/Qwen3-235B-A22B-GGUF@main:Q4_K_M")
+    assert ref is not None and (ref.repo_id, ref.revision, ref.quant) == ("unsloth/Qwen3-235B-A22B-GGUF", "main", "Q4_K_M")
+    assert parse_hub_reference("llama3.3:70b") is None and parse_hub_reference("a/../b") is None
+    assert gguf_quant_label("Q4_K_M/Qwen3-235B-A22B-Q4_K_M-00001-of-00003.gguf") == "Q4_K_M"
+    assert gguf_quant_label("gpt-oss-20b-UD-Q4_K_XL.gguf") == "UD-Q4_K_XL"
+    assert gguf_quant_label("model.BF16.gguf") == "BF16"
