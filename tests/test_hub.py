@@ -263,6 +263,10 @@ def test_recommend_and_plan_accept_a_repo(hub, tmp_path, run_cli):
     result = run_cli("recommend", "acme/Tiny-Llama", "--top", "1", "--format", "json")
     assert result.exit_code == 0, result.stderr
     assert json.loads(result.stdout)["model"]["total_params"] == LLAMA_PARAMS
+    plan = run_cli("plan", "acme/Tiny-Llama", "--top", "1", "--format", "json")
+    assert plan.exit_code == 0, plan.stderr
+    assert json.loads(plan.stdout)["model"]["total_params"] == LLAMA_PARAMS
+    assert run_cli("recommend", "llama3.3:70b", "--top", "1", "--format", "json").exit_code == 0
 
 
 def test_hub_reference_and_gguf_labels():
@@ -274,3 +278,31 @@ def test_hub_reference_and_gguf_labels():
     assert gguf_quant_label("Q4_K_M/Qwen3-235B-A22B-Q4_K_M-00001-of-00003.gguf") == "Q4_K_M"
     assert gguf_quant_label("gpt-oss-20b-UD-Q4_K_XL.gguf") == "UD-Q4_K_XL"
     assert gguf_quant_label("model.BF16.gguf") == "BF16"
+
+
+def test_mtp_layer_bytes_are_reported_apart(hub, tmp_path, run_cli):
+    """A checkpoint storing one layer past num_hidden_layers (DeepSeek / GLM MTP layout): its bytes go to
+    memory.mtp_weights_bytes, not to the loaded weights; for a local folder and for a Hub repo alike."""
+    folder = tmp_path / "mtp"
+    folder.mkdir()
+    (folder / "config.json").write_text(json.dumps(llama_config(num_nextn_predict_layers=1)))
+    shapes = llama_shapes()
+    mtp = {n.replace(f"layers.{LAYERS - 1}.", f"layers.{LAYERS}."): s for n, s in shapes.items()
+           if f"layers.{LAYERS - 1}." in n}
+    write_safetensors(folder / "model.safetensors", {n: ("bfloat16", s) for n, s in (shapes | mtp).items()})
+    mtp_bytes = 2 * sum(int(np.prod(s)) for s in mtp.values())
+    hub.add("acme/Tiny-MTP", folder)
+    for ref in (str(folder), "acme/Tiny-MTP"):
+        out = fit_json(run_cli, ref)
+        assert out["memory"]["mtp_weights_bytes"] == mtp_bytes > 0
+        assert out["memory"]["weights_bytes"] == 2 * LLAMA_PARAMS
+
+
+def test_ollama_tags_mean_their_quant_and_engine(run_cli):
+    default = fit_json(run_cli, "llama3.3:70b")
+    assert (default["quant"], default["engine"], default["model"]["id"]) == ("q4_k_m", "ollama", "llama-3.3-70b")
+    assert default["model"]["source"] == "ollama"
+    tagged = fit_json(run_cli, "qwen3:30b-a3b-q8_0")
+    assert (tagged["quant"], tagged["engine"]) == ("q8_0", "ollama")
+    assert tagged["memory"]["weights_bytes"] == pytest.approx(32.48e9, rel=0.002)  # bartowski's Q8_0 file
+    assert fit_json(run_cli, "llama3.3:70b", "--quant", "q8_0")["quant"] == "q8_0"  # --quant wins
