@@ -306,3 +306,37 @@ def test_ollama_tags_mean_their_quant_and_engine(run_cli):
     assert (tagged["quant"], tagged["engine"]) == ("q8_0", "ollama")
     assert tagged["memory"]["weights_bytes"] == pytest.approx(32.48e9, rel=0.002)  # bartowski's Q8_0 file
     assert fit_json(run_cli, "llama3.3:70b", "--quant", "q8_0")["quant"] == "q8_0"  # --quant wins
+
+
+def _launch_text(result) -> str:
+    rec = json.loads(result.stdout)["recommendations"]
+    return "\n".join(cmd["command"] for r in rec for cmd in r["launch"])
+
+
+def test_launch_commands_name_published_conversions(run_cli):
+    text = _launch_text(run_cli("recommend", "llama-3.3-70b", "--quant", "q4_k_m", "--top", "2", "--format", "json"))
+    llama = [line for line in text.splitlines() if line.startswith("llama-server")]
+    assert llama and all("-hf unsloth/Llama-3.3-70B-Instruct-GGUF:Q4_K_M " in line for line in llama)
+    fp8 = _launch_text(run_cli("recommend", "qwen3-32b", "--quant", "fp8-block128", "--top", "1", "--engine", "vllm",
+                               "--format", "json"))
+    assert "vllm serve Qwen/Qwen3-32B-FP8 " in fp8
+
+
+def test_launch_commands_name_the_repo_given(hub, tmp_path, run_cli):
+    bf16_repo(tmp_path / "repo")
+    hub.add("acme/Tiny-Llama", tmp_path / "repo")
+    text = _launch_text(run_cli("recommend", "acme/Tiny-Llama", "--engine", "vllm", "--top", "1", "--format", "json"))
+    assert "vllm serve acme/Tiny-Llama " in text
+
+
+def test_every_conversion_names_catalog_quants():
+    from sizer.catalog.loading import load_catalog
+
+    catalog = load_catalog()
+    seen = set()
+    for entry in catalog.models.values():
+        for c in entry.conversions:
+            assert c.repo not in seen and all(q in catalog.quants for q in c.quants), (entry.id, c.repo)
+            assert (c.format == "gguf") == (not c.quants)
+            seen.add(c.repo)
+    assert len(seen) >= 10

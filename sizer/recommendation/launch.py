@@ -4,9 +4,10 @@ The command reproduces the layout the fit core chose: tensor / pipeline parallel
 TensorRT-LLM; several nodes through Ray or the engine's own launcher), GPU layers, routed experts in
 RAM and the per-GPU layer split (llama.cpp `-ngl`, `--n-cpu-moe`, `--tensor-split`), the context for
 every sequence, the number of sequences and the KV cache type. Checkpoints: the model's Hugging Face
-repo when the format is its native (or 16-bit) checkpoint; otherwise a placeholder names
-the conversion to look for (`<user>/DeepSeek-V3-GGUF`, `mlx-community/...-4bit`), because the catalog
-does not track conversions.
+repo when the format is its native (or 16-bit) checkpoint; a published conversion the catalog lists
+for the model (`conversions`: unsloth / bartowski GGUF repos, official FP8 / AWQ checkpoints) when one
+holds the format; the repo the user gave (a Hugging Face repo or GGUF repo read header-only); and only
+otherwise a placeholder naming the conversion to look for (`<user>/DeepSeek-V3-GGUF`).
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from sizer.placement import Layout
-from sizer.schema import Engine, QuantFormat
+from sizer.schema import Conversion, Engine, QuantFormat
 
 __all__ = ["LaunchSpec", "commands_for", "launch_command"]
 
@@ -38,6 +39,20 @@ class LaunchSpec:
     device_gib: float  # memory of one GPU (for SGLang's static fraction)
     unified_apple: bool = False
     wired_limit_mb: int | None = None  # macOS GPU working set the layout needs, when above the default
+    conversions: tuple[Conversion, ...] = ()  # published conversions of a catalog model
+    gguf_repo: str | None = None  # a GGUF repo the user gave (org/name-GGUF), whose files hold the formats
+
+
+def _conversion(spec: LaunchSpec, fmt_kind: str) -> Conversion | None:
+    """The first published conversion of this kind that holds the format (any file type for a GGUF repo)."""
+    for c in spec.conversions:
+        if c.format == fmt_kind and (fmt_kind == "gguf" or spec.fmt.id in c.quants):
+            return c
+    return None
+
+
+def _published(c: Conversion) -> str:
+    return f"published by {c.publisher or c.repo.split('/')[0]} ({c.source})"
 
 
 def _placeholder(repo: str, suffix: str, owner: str = "<user>") -> str:
@@ -56,6 +71,9 @@ def _checkpoint(spec: LaunchSpec) -> tuple[str, list[str], list[str]]:
             return spec.repo, [], []
         return _placeholder(spec.repo, fmt.name), [], [
             f"placeholder: {spec.repo} ships {spec.native_id}; convert it to {fmt.name} first"]
+    conv = _conversion(spec, "safetensors")
+    if conv is not None:
+        return conv.repo, [], [f"{conv.repo}: {fmt.name} checkpoint {_published(conv)}"]
     if fmt.id == "fp8-per-tensor" and spec.native_id in ("bf16", "f16"):
         return spec.repo, ["--quantization", "fp8"], ["FP8 weights quantized on load (dynamic per-tensor scales)"]
     note = (f"placeholder: <user> is whoever published {spec.repo} in {fmt.name} (the engine reads the format "
@@ -63,8 +81,17 @@ def _checkpoint(spec: LaunchSpec) -> tuple[str, list[str], list[str]]:
     return _placeholder(spec.repo, fmt.name), [], [note]
 
 
-def _gguf(spec: LaunchSpec) -> str:
-    return f"{_placeholder(spec.repo, 'GGUF')}:{spec.fmt.name}"
+def _gguf(spec: LaunchSpec) -> tuple[str, str]:
+    """(repo:QUANT for llama.cpp's -hf, a note saying where it comes from)."""
+    if spec.gguf_repo:
+        return f"{spec.gguf_repo}:{spec.fmt.name}", f"{spec.gguf_repo}: the GGUF repo given"
+    conv = _conversion(spec, "gguf")
+    if conv is not None:
+        return f"{conv.repo}:{spec.fmt.name}", (
+            f"{conv.repo}: GGUF conversion {_published(conv)}; check that it has {spec.fmt.name} files")
+    return f"{_placeholder(spec.repo, 'GGUF')}:{spec.fmt.name}", (
+        f"placeholder: <user> is whoever published a GGUF conversion of {spec.repo} with {spec.fmt.name} "
+        "files on Hugging Face; or -m /path/to/model.gguf")
 
 
 def _vllm(spec: LaunchSpec, engine: Engine) -> tuple[str, list[str]]:
@@ -127,7 +154,8 @@ def _llama_cpp(spec: LaunchSpec, engine: Engine) -> tuple[str, list[str]]:
     lay = spec.layout
     n_layers = len(lay.slots[0].kv_share) if lay.slots else 0
     ngl = lay.gpu_layers if lay.gpu_layers is not None else n_layers
-    args = ["llama-server", "-hf", _gguf(spec), "-c", str(spec.context_tokens * spec.users)]
+    hf, where = _gguf(spec)
+    args = ["llama-server", "-hf", hf, "-c", str(spec.context_tokens * spec.users)]
     if spec.users > 1:
         args += ["--parallel", str(spec.users)]
     args += ["-ngl", "999" if ngl >= n_layers else str(ngl)]
@@ -137,8 +165,7 @@ def _llama_cpp(spec: LaunchSpec, engine: Engine) -> tuple[str, list[str]]:
     if len(counts) > 1:
         args += ["--tensor-split", ",".join(str(c) for c in counts)]
     args += ["-fa", "on", "-ctk", spec.kv_dtype, "-ctv", spec.kv_dtype, "--port", str(_PORT)]
-    notes = [(f"placeholder: <user> is whoever published a GGUF conversion of {spec.repo} with {spec.fmt.name} "
-              "files on Hugging Face; or -m /path/to/model.gguf")]
+    notes = [where]
     if lay.cpu_moe_layers:
         notes.append(f"--n-cpu-moe {lay.cpu_moe_layers}: the routed experts of the first {lay.cpu_moe_layers} "
                      "layers stay in RAM and run on the CPU")
@@ -161,19 +188,23 @@ def _ollama(spec: LaunchSpec, engine: Engine) -> tuple[str, list[str]] | None:
     ngl = lay.gpu_layers if lay.gpu_layers is not None else n_layers
     kv = spec.kv_dtype if spec.kv_dtype in ("f16", "q8_0", "q4_0") else "f16"
     name = f"{spec.model_name}-{spec.fmt.name}".lower().replace(" ", "-").replace("/", "-")
-    lines = ["cat > Modelfile <<'EOF'", f"FROM hf.co/{_gguf(spec)}", f"PARAMETER num_ctx {spec.context_tokens}"]
+    hf, where = _gguf(spec)
+    lines = ["cat > Modelfile <<'EOF'", f"FROM hf.co/{hf}", f"PARAMETER num_ctx {spec.context_tokens}"]
     if ngl < n_layers:
         lines.append(f"PARAMETER num_gpu {ngl}")
     lines += ["EOF", f"ollama create {name} -f Modelfile",
               f"OLLAMA_NUM_PARALLEL={spec.users} OLLAMA_FLASH_ATTENTION=1 OLLAMA_KV_CACHE_TYPE={kv} ollama serve"]
-    return "\n".join(lines), ["num_ctx is per request; Ollama multiplies it by OLLAMA_NUM_PARALLEL",
-                              "placeholder: the GGUF repo as for llama.cpp"]
+    return "\n".join(lines), ["num_ctx is per request; Ollama multiplies it by OLLAMA_NUM_PARALLEL", where]
 
 
 def _mlx(spec: LaunchSpec, engine: Engine) -> tuple[str, list[str]]:
     fmt = spec.fmt
     notes: list[str] = []
-    if fmt.format_kind == "mlx":
+    conv = _conversion(spec, "mlx") if fmt.format_kind == "mlx" else None
+    if conv is not None:
+        repo = conv.repo
+        notes.append(f"{conv.repo}: MLX {fmt.name} build {_published(conv)}")
+    elif fmt.format_kind == "mlx":
         bits = int(fmt.weight_bits or 4)
         repo = _placeholder(spec.repo, f"{bits}bit", owner="mlx-community")
         notes.append(f"placeholder: an MLX {fmt.name} conversion (mlx-community names them so), or make one with "
