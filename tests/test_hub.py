@@ -340,3 +340,47 @@ def test_every_conversion_names_catalog_quants():
             assert (c.format == "gguf") == (not c.quants)
             seen.add(c.repo)
     assert len(seen) >= 10
+
+
+def test_a_fresh_process_honours_the_hub_environment(tmp_path):
+    """HF_ENDPOINT / HF_HOME / HF_HUB_OFFLINE as a user sets them, read by a new interpreter (the client
+    reads them at import; the offline re-read reads them itself)."""
+    import os
+    import subprocess
+    import sys
+
+    standin = HubStandIn()
+    url = standin.start()
+    bf16_repo(tmp_path / "repo", shards=2)
+    standin.add("acme/Tiny-Llama", tmp_path / "repo")
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("HF_", "HUGGINGFACE"))}
+    env |= {"HF_ENDPOINT": url, "HF_HOME": str(tmp_path / "hf")}
+    cmd = [sys.executable, "-m", "sizer", "fit", "acme/Tiny-Llama", "--format", "json"]
+    try:
+        first = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=120)
+    finally:
+        standin.stop()
+    assert first.returncode == 0, first.stderr
+    assert json.loads(first.stdout)["memory"]["weights_bytes"] == 2 * LLAMA_PARAMS
+    assert (tmp_path / "hf" / "hub").is_dir() and (tmp_path / "hf" / "sizer" / "hub").is_dir()
+    assert oct((tmp_path / "hf" / "sizer" / "hub").stat().st_mode & 0o777) == "0o700"
+    again = subprocess.run(cmd, env={**env, "HF_HUB_OFFLINE": "1"}, capture_output=True, text=True, timeout=120)
+    assert again.returncode == 0, again.stderr
+    assert json.loads(again.stdout)["memory"] == json.loads(first.stdout)["memory"]
+    assert not standin.refused
+
+
+def test_hostile_remote_gguf_header_is_a_clean_error(hub, tmp_path, run_cli):
+    """A GGUF whose first key claims 2**40 bytes: the bounded parser stops before asking for them."""
+    import struct
+
+    folder = tmp_path / "bad"
+    folder.mkdir()
+    header = b"GGUF" + struct.pack("<IQQ", 3, 1, 1) + struct.pack("<Q", 1 << 40)
+    (folder / "Bad-Q4_K_M.gguf").write_bytes(header + bytes(300_000))
+    hub.add("acme/Bad-GGUF", folder)
+    result = run_cli("fit", "acme/Bad-GGUF:Q4_K_M")
+    assert result.exit_code == 1 and "truncated or corrupt header" in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
+    assert [r for r in hub.requests if r.startswith("GET /acme/Bad-GGUF/resolve")] == [
+        r for r in hub.requests if "bytes=0-65535" in r]  # one range read, nothing more

@@ -27,6 +27,7 @@ import json
 import os
 import re
 import stat
+import sys
 import tempfile
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -123,17 +124,41 @@ class _Listing:
 def _hub() -> Any:
     try:
         import huggingface_hub
+        import huggingface_hub.constants
+        import huggingface_hub.utils  # noqa: F401 - submodules are attributes only once imported
     except ImportError:  # pragma: no cover - a core dependency
         raise ModelFileError("reading a Hugging Face repo needs huggingface_hub (pip install huggingface_hub)") from None
     return huggingface_hub
 
 
+def _loaded() -> Any:
+    """huggingface_hub.constants when the client is already imported (tests point it elsewhere), else None:
+    a re-read from the cache does not import the client (~0.5 s), so it reads the same variables itself."""
+    return sys.modules.get("huggingface_hub.constants")
+
+
 def _offline() -> bool:
-    return bool(_hub().constants.is_offline_mode())
+    constants = _loaded()
+    if constants is not None:
+        return bool(constants.is_offline_mode())
+    value = os.environ.get("HF_HUB_OFFLINE") or os.environ.get("TRANSFORMERS_OFFLINE")
+    return value is not None and value.upper() in ("1", "ON", "YES", "TRUE")
 
 
 def _endpoint() -> str:
-    return str(_hub().constants.ENDPOINT)
+    constants = _loaded()
+    if constants is not None:
+        return str(constants.ENDPOINT)
+    return os.environ.get("HF_ENDPOINT", "https://huggingface.co").rstrip("/")
+
+
+def _hf_home() -> str:
+    constants = _loaded()
+    if constants is not None:
+        return str(constants.HF_HOME)
+    default = os.path.join(os.environ.get("XDG_CACHE_HOME", os.path.join(os.path.expanduser("~"), ".cache")),
+                           "huggingface")
+    return os.path.expandvars(os.path.expanduser(os.environ.get("HF_HOME", default)))
 
 
 def _network_errors() -> tuple[type[BaseException], ...]:
@@ -152,6 +177,18 @@ def _network_errors() -> tuple[type[BaseException], ...]:
 @contextmanager
 def _hub_errors(repo: str, revision: str | None) -> Iterator[None]:
     """The Hub client's exceptions as sizer's one-line errors."""
+    try:
+        yield
+    except SizerError:
+        raise
+    except Exception as exc:
+        if "huggingface_hub.errors" not in sys.modules:
+            raise
+        _map_error(exc, repo, revision)
+        raise
+
+
+def _map_error(exc: Exception, repo: str, revision: str | None) -> None:
     from huggingface_hub.errors import (
         GatedRepoError,
         HfHubHTTPError,
@@ -161,24 +198,20 @@ def _hub_errors(repo: str, revision: str | None) -> Iterator[None]:
         RevisionNotFoundError,
     )
 
-    try:
-        yield
-    except SizerError:
-        raise
-    except GatedRepoError:
+    if isinstance(exc, GatedRepoError):
         raise ModelFileError(
             f"{repo} is a gated repo: accept its licence on {_endpoint()}/{repo} and set HF_TOKEN "
             "(or run `hf auth login`)"
         ) from None
-    except RepositoryNotFoundError:
+    if isinstance(exc, RepositoryNotFoundError):
         raise MissingRepoError(repo) from None
-    except RevisionNotFoundError:
+    if isinstance(exc, RevisionNotFoundError):
         raise UnknownNameError("revision of " + repo, revision or "main") from None
-    except RemoteEntryNotFoundError as exc:
+    if isinstance(exc, RemoteEntryNotFoundError):
         raise ModelFileError(f"{repo}: a file the repo lists cannot be fetched ({_first_line(exc)})") from None
-    except HFValidationError as exc:
+    if isinstance(exc, HFValidationError):
         raise BadValueError(f"{repo!r} is not a valid Hugging Face repo name ({_first_line(exc)})") from None
-    except HfHubHTTPError as exc:
+    if isinstance(exc, HfHubHTTPError):
         raise ModelFileError(f"{repo}: the Hugging Face Hub answered {_first_line(exc)}") from None
 
 
@@ -210,7 +243,7 @@ def _no_network(repo: str, exc: BaseException | None) -> NoNetworkError:
 
 def _cache_root() -> Path | None:
     """``$HF_HOME/sizer/hub``, created 0700; None (no cache) if it is not a directory this user owns."""
-    root = Path(_hub().constants.HF_HOME) / "sizer" / "hub"
+    root = Path(_hf_home()) / "sizer" / "hub"
     try:
         root.mkdir(mode=0o700, parents=True, exist_ok=True)
         for folder in (root.parent, root):
@@ -268,8 +301,8 @@ def _header_name(blob: str) -> str:
 
 def _listing(repo: str, revision: str | None) -> _Listing:
     """The repo's files with sizes and content hashes at `revision`; from the cache when offline."""
-    network = _network_errors()
     if not _offline():
+        network = _network_errors()
         try:
             with _hub_errors(repo, revision):
                 info = _hub().HfApi().model_info(repo, revision=revision, files_metadata=True)
@@ -298,22 +331,32 @@ def _listing(repo: str, revision: str | None) -> _Listing:
 
 
 def _download_json(repo: str, listing: _Listing, filename: str, limit: int) -> Any:
-    """A small JSON file through hf_hub_download (the Hub cache answers it offline)."""
+    """A small JSON file through hf_hub_download (the Hub cache keeps it); a copy in sizer's cache, keyed
+    by the file's blob id, answers a re-read without importing the client."""
+    blob = listing.files.get(filename, (0, ""))[1]
+    name = f"json-{blob}.json" if _BLOB.match(blob) else None
+    raw = _cache_read(name, limit) if name and listing.from_cache else None
+    if raw is None:
+        try:
+            with _hub_errors(repo, listing.commit):
+                path = _hub().hf_hub_download(repo, filename, revision=listing.commit)
+        except _network_errors():
+            raise _no_network(repo, None) from None
+        value = read_json(path, limit)
+        if name:
+            _cache_write(name, json.dumps(value).encode())
+        return value
     try:
-        with _hub_errors(repo, listing.commit):
-            path = _hub().hf_hub_download(repo, filename, revision=listing.commit)
-    except _network_errors():
-        raise _no_network(repo, None) from None
-    return read_json(path, limit)
+        return json.loads(raw)
+    except ValueError:
+        raise ModelFileError(f"hf://{repo}/{filename}: cached copy is not valid JSON") from None
 
 
 class _Ranged:
     """Ranged reads of one file, bounded, recording the bytes read (for the header cache)."""
 
     def __init__(self, repo: str, listing: _Listing, filename: str) -> None:
-        hub = _hub()
-        self.repo, self.filename = repo, filename
-        self.url = hub.hf_hub_url(repo, filename, revision=listing.commit)
+        self.repo, self.filename, self.commit = repo, filename, listing.commit
         self.size, self.blob = listing.files[filename]
         self.name = f"hf://{repo}/{filename}"
         self.held = b""
@@ -337,11 +380,12 @@ class _Ranged:
             raise _no_network(self.repo, None)
         hub = _hub()
         get_session, hf_raise_for_status = hub.get_session, hub.hf_raise_for_status
+        url = hub.hf_hub_url(self.repo, self.filename, revision=self.commit)
         headers = {**hub.utils.build_hf_headers(), "Range": f"bytes={start}-{end - 1}", "Accept-Encoding": "identity"}
         chunks, got = [], 0
         try:
             with _hub_errors(self.repo, None), get_session().stream(
-                "GET", self.url, headers=headers, timeout=hub.constants.HF_HUB_DOWNLOAD_TIMEOUT
+                "GET", url, headers=headers, timeout=hub.constants.HF_HUB_DOWNLOAD_TIMEOUT
             ) as response:
                 if response.status_code >= 400:
                     response.read()
