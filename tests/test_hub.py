@@ -384,3 +384,53 @@ def test_hostile_remote_gguf_header_is_a_clean_error(hub, tmp_path, run_cli):
     assert len(result.stderr.strip().splitlines()) == 1
     assert [r for r in hub.requests if r.startswith("GET /acme/Bad-GGUF/resolve")] == [
         r for r in hub.requests if "bytes=0-65535" in r]  # one range read, nothing more
+
+
+@pytest.mark.parametrize(("qc", "hint", "words"), [
+    ({"quant_method": "fp8", "weight_block_size": [128, 128], "activation_scheme": "dynamic"}, "fp8-block128",
+     "FP8 block 128x128 (DeepSeek style)"),
+    ({"quant_method": "gptq", "bits": 4, "group_size": 128, "desc_act": True}, "gptq-int4-g128",
+     "GPTQ int4, group 128, act-order"),
+    ({"quant_method": "awq", "bits": 4, "group_size": 128}, "awq-int4-g128", "AWQ int4, group 128"),
+    ({"quant_method": "bitsandbytes", "load_in_4bit": True, "bnb_4bit_quant_type": "nf4"}, "bnb-nf4", "bitsandbytes 4-bit nf4"),
+    ({"quant_method": "bitsandbytes", "load_in_8bit": True}, "bnb-int8", "bitsandbytes 8-bit"),
+    ({"quant_method": "fbgemm_fp8"}, "fp8-per-channel", "fbgemm FP8 per-channel"),
+    ({"quant_method": "mxfp4"}, "mxfp4-experts", "MXFP4"),
+    ({"quant_method": "modelopt", "quant_algo": "NVFP4"}, "nvfp4", "ModelOpt NVFP4"),
+    ({"quant_method": "compressed-tensors", "format": "int-quantized", "config_groups": {"g": {
+        "weights": {"num_bits": 8, "type": "int", "strategy": "channel"},
+        "input_activations": {"num_bits": 8, "type": "int"}}}}, "w8a8-int8", "W8 int channel, A8 int"),
+    ({"quant_method": "compressed-tensors", "format": "pack-quantized", "config_groups": {"g": {
+        "weights": {"num_bits": 4, "type": "int", "strategy": "group", "group_size": 128}}}}, "awq-int4-g128",
+     "W4 int group group 128, weight-only"),
+    ({"quant_method": "compressed-tensors", "format": "nvfp4-pack-quantized", "config_groups": {"g": {
+        "weights": {"num_bits": 4, "type": "float", "strategy": "tensor_group", "group_size": 16},
+        "input_activations": {"num_bits": 4, "type": "float"}}}}, "nvfp4", "W4 float tensor_group group 16"),
+    ({"quant_method": "compressed-tensors", "format": "float-quantized", "config_groups": {"g": {
+        "weights": {"num_bits": 8, "type": "float", "strategy": "block", "block_structure": [128, 128]}}}},
+     "fp8-block128", "W8 float block block [128, 128]"),
+])
+def test_every_common_quantization_config_is_identified(qc, hint, words):
+    from sizer.model.importers._quant_hint import describe_quantization, quant_hint_from_config
+
+    config = llama_config(model_type="gpt_oss" if qc["quant_method"] == "mxfp4" else "llama", quantization_config=qc)
+    assert quant_hint_from_config(config, "gpt_oss" if qc["quant_method"] == "mxfp4" else "llama") == hint
+    assert words in (describe_quantization(config) or "")
+
+
+def test_mlx_community_config_is_identified():
+    from sizer.model.importers._quant_hint import describe_quantization, quant_hint_from_config
+
+    config = llama_config(quantization={"group_size": 64, "bits": 4})
+    assert quant_hint_from_config(config, "llama") == "mlx-4bit"
+    assert describe_quantization(config) == "MLX affine 4-bit, group 64"
+
+
+def test_quant_sizes_a_repo_in_another_format(hub, tmp_path, run_cli):
+    bf16_repo(tmp_path / "repo", shards=2)
+    hub.add("acme/Tiny-Llama", tmp_path / "repo")
+    out = fit_json(run_cli, "acme/Tiny-Llama", "--quant", "q8_0")
+    norms = H + LAYERS * 2 * H  # 1-D tensors stay F32 in a GGUF
+    # Q8_0: 34 bytes per 32 values for every 2-D weight (rows of 256 and 512 split evenly)
+    assert out["quant"] == "q8_0"
+    assert out["memory"]["weights_bytes"] == (LLAMA_PARAMS - norms) // 32 * 34 + norms * 4
