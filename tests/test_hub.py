@@ -237,7 +237,11 @@ def test_offline_reread_from_the_cache(hub, tmp_path, run_cli, monkeypatch):
     first = fit_json(run_cli, "acme/Tiny-Llama")
     first_gguf = fit_json(run_cli, "acme/Tiny-MoE-GGUF:Q8_0")
     hub.stop()  # the network is gone
+    from sizer.model.importers import hub as hub_module
+
+    hub_module._read.clear()  # forget this process's reads: the next one goes to the (unreachable) Hub
     again = fit_json(run_cli, "acme/Tiny-Llama")
+    assert any("from the local cache" in a for a in again["assumptions"])
     assert again["memory"] == first["memory"] and again["model"] == first["model"]
     monkeypatch.setattr(c, "HF_HUB_OFFLINE", True)
     start = time.perf_counter()

@@ -499,9 +499,23 @@ def _pick_gguf(repo: str, files: dict[str, tuple[int, str]], quant: str | None) 
 # ------------------------------------------------------------------------------------------- entry point
 
 
+_read: dict[tuple[str, str, bool, str, str | None, str | None], HubModel] = {}
+
+
 def load_from_hub(repo_id: str, revision: str | None = None, quant: str | None = None) -> HubModel:
     """Read ``org/name`` header-only: a safetensors repo (config + shard headers) or a GGUF repo
-    (``quant`` picks the file type; a split file is read whole)."""
+    (``quant`` picks the file type; a split file is read whole). Within one process a repo is read
+    once (``fit --quant all`` sizes it many times)."""
+    key = (_endpoint(), _hf_home(), _offline(), repo_id, revision, quant.upper() if quant else None)
+    hit = _read.get(key)
+    if hit is None:
+        hit = _read[key] = _load(repo_id, revision, quant)
+        if len(_read) > 32:
+            _read.pop(next(iter(_read)))
+    return hit
+
+
+def _load(repo_id: str, revision: str | None, quant: str | None) -> HubModel:
     listing = _listing(repo_id, revision)
     files = listing.files
     top_st = [f for f in files if "/" not in f and f.endswith(".safetensors")]
