@@ -438,3 +438,17 @@ def test_quant_sizes_a_repo_in_another_format(hub, tmp_path, run_cli):
     # Q8_0: 34 bytes per 32 values for every 2-D weight (rows of 256 and 512 split evenly)
     assert out["quant"] == "q8_0"
     assert out["memory"]["weights_bytes"] == (LLAMA_PARAMS - norms) // 32 * 34 + norms * 4
+
+
+def test_unknown_family_with_other_key_spellings(hub, tmp_path, run_cli):
+    """A ChatGLM-style config (num_layers, multi_query_group_num, padded_vocab_size, seq_length) still
+    sizes: weights exactly from the headers, KV from the fields it names, with a warning."""
+    config = {"model_type": "acme_glm", "hidden_size": H, "num_layers": LAYERS, "num_attention_heads": HEADS,
+              "multi_query_group_num": KV, "kv_channels": HD, "ffn_hidden_size": FF, "padded_vocab_size": VOCAB,
+              "seq_length": 4096, "head_dim": HD}
+    bf16_repo(tmp_path / "glm", shards=2, config=config)
+    hub.add("acme/GLM-Like", tmp_path / "glm")
+    out = fit_json(run_cli, "acme/GLM-Like")
+    assert out["memory"]["weights_bytes"] == 2 * LLAMA_PARAMS
+    assert out["memory"]["kv_cache_bytes_per_token"] == LAYERS * 2 * KV * HD * 2
+    assert any("num_hidden_layers from num_layers" in w for w in out["warnings"])

@@ -149,7 +149,10 @@ def _from_hub(ref: str, catalog: Catalog, quant: str | None, missing: Exception 
             suggestions = [catalog.model(ref.split("/")[-1]).id]
         except (UnknownNameError, AmbiguousNameError) as inner:
             suggestions = list(getattr(inner, "suggestions", ())) or list(getattr(inner, "candidates", ()))
-        raise UnknownNameError("model", ref, suggestions[:5]) if suggestions else exc from None
+        if suggestions:
+            raise UnknownNameError("model (not a catalog model, a local path or a Hugging Face repo)", ref,
+                                   suggestions[:5]) from None
+        raise exc from None
     imported = hub.imported
     name = hub.repo_id if hub.file_format == "safetensors" else f"{hub.repo_id}:{(hub.checkpoint or '')[5:]}"
     notes = [f"read header-only from {hub.url} at commit {hub.commit[:12]}"

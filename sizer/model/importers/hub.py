@@ -218,7 +218,7 @@ def _map_error(exc: Exception, repo: str, revision: str | None) -> None:
 class MissingRepoError(UsageProblem, LookupError):
     def __init__(self, repo: str) -> None:
         self.repo = repo
-        super().__init__(f"no Hugging Face repo {repo!r} (or it is private: set HF_TOKEN)")
+        super().__init__(f"no Hugging Face repo {repo!r} (or it is private: set HF_TOKEN), and no such local path")
 
 
 class NoNetworkError(ModelFileError):
@@ -305,7 +305,9 @@ def _listing(repo: str, revision: str | None) -> _Listing:
         network = _network_errors()
         try:
             with _hub_errors(repo, revision):
-                info = _hub().HfApi().model_info(repo, revision=revision, files_metadata=True)
+                hub = _hub()  # a bounded wait: a network that drops packets must not hang sizer
+                info = hub.HfApi().model_info(repo, revision=revision, files_metadata=True,
+                                              timeout=hub.constants.HF_HUB_ETAG_TIMEOUT)
         except network:
             pass
         else:
