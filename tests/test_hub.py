@@ -452,3 +452,11 @@ def test_unknown_family_with_other_key_spellings(hub, tmp_path, run_cli):
     assert out["memory"]["weights_bytes"] == 2 * LLAMA_PARAMS
     assert out["memory"]["kv_cache_bytes_per_token"] == LAYERS * 2 * KV * HD * 2
     assert any("num_hidden_layers from num_layers" in w for w in out["warnings"])
+
+
+def test_recommend_a_gguf_repo_names_it_in_the_launch_command(hub, tmp_path, run_cli):
+    gguf_repo(tmp_path / "gguf")
+    hub.add("acme/Tiny-MoE-GGUF", tmp_path / "gguf")
+    result = run_cli("recommend", "acme/Tiny-MoE-GGUF:Q8_0", "--engine", "llama.cpp", "--top", "1", "--format", "json")
+    assert result.exit_code == 0, result.stderr
+    assert "-hf acme/Tiny-MoE-GGUF:" in _launch_text(result)

@@ -105,8 +105,8 @@ class Fitter:
     notes: list[str] = field(default_factory=list)
 
     def __post_init__(self) -> None:
-        if self.model.file_tensors is not None and self.quant is None:
-            self.tensors = self.model.file_tensors
+        if self.model.file_tensors is not None and (self.quant is None or self.model.tensors is None):
+            self.tensors = self.model.file_tensors  # as stored (a GGUF file cannot be re-quantized here)
         else:
             assert self.quant is not None and self.model.tensors is not None
             self.tensors = assign(self.model.tensors, self.quant, self.catalog, arch=self.model.arch)
