@@ -460,3 +460,15 @@ def test_recommend_a_gguf_repo_names_it_in_the_launch_command(hub, tmp_path, run
     result = run_cli("recommend", "acme/Tiny-MoE-GGUF:Q8_0", "--engine", "llama.cpp", "--top", "1", "--format", "json")
     assert result.exit_code == 0, result.stderr
     assert "-hf acme/Tiny-MoE-GGUF:" in _launch_text(result)
+
+
+def test_repo_without_a_config_still_sizes_from_the_tensor_shapes(hub, tmp_path, run_cli):
+    bf16_repo(tmp_path / "noconf", shards=2)
+    (tmp_path / "noconf" / "config.json").unlink()
+    hub.add("acme/No-Config", tmp_path / "noconf")
+    out = fit_json(run_cli, "acme/No-Config", "--context", "4096")
+    assert out["memory"]["weights_bytes"] == 2 * LLAMA_PARAMS
+    # k_proj stores 2 KV heads x 64 = 128 values per token and layer; read as 1 head of 128 (the assumed
+    # head_dim), the KV bytes per token are the same: what K and V store is what the shapes say
+    assert out["memory"]["kv_cache_bytes_per_token"] == LAYERS * 2 * KV * HD * 2
+    assert any("sized from the tensor shapes" in w for w in out["warnings"])

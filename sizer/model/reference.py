@@ -175,9 +175,13 @@ def _from_imported(imported: ImportedModel, id_: str, name: str, source: str, ca
                    path: str | None = None, gguf: bool = False) -> ResolvedModel:
     arch = imported.architecture
     where = path or imported.source
+    warnings = tuple(imported.warnings)
     if imported.tensors:
         if arch is None:
-            raise BadValueError(f"{where}: the file's architecture is not one sizer knows; cannot size its KV cache")
+            arch, guessed = _arch_from_tensors(imported.tensors)
+            if arch is None:
+                raise BadValueError(f"{where}: the file's architecture is not one sizer knows; cannot size its KV cache")
+            warnings += (f"{where}: {guessed}",)
         tensors = imported.tensors
         total = sum(qt.tensor.elements for qt in tensors if not qt.tensor.is_mtp)
         act = int(sum(qt.tensor.elements * (1.0 if qt.tensor.role is not Role.ROUTED_EXPERT
@@ -189,11 +193,52 @@ def _from_imported(imported: ImportedModel, id_: str, name: str, source: str, ca
         inventory_ = None if gguf else tuple(qt.tensor for qt in tensors)
         return ResolvedModel(id_, name, source, arch, None, tensors=inventory_, file_tensors=tensors,
                              file_quant=imported.quant_hint or "/".join(kinds[:4]), quant_hint=imported.quant_hint,
-                             total_params=total, active_params=act, warnings=tuple(imported.warnings))
+                             total_params=total, active_params=act, warnings=warnings)
     if arch is None:
         raise BadValueError(f"{where}: no architecture found")
     return _from_arch(id_, name, "config", arch, None, quant_hint=imported.quant_hint,
                       warnings=tuple(imported.warnings))
+
+
+def _arch_from_tensors(tensors: tuple[QuantizedTensor, ...]) -> tuple[Architecture | None, str]:
+    """A GQA architecture read off the tensor shapes, for weights whose config sizer cannot map (the
+    weights stay exact; only the KV cache and activations use it), and the assumptions in words."""
+    by_kind: dict[str, Tensor] = {}
+    layers = 0
+    experts = 1
+    for qt in tensors:
+        t = qt.tensor
+        if t.is_mtp:
+            continue
+        by_kind.setdefault(t.kind, t)
+        if t.layer is not None:
+            layers = max(layers, t.layer + 1)
+        if t.role is Role.ROUTED_EXPERT:
+            experts = max(experts, t.n_experts)
+    embd, q, k = by_kind.get("token_embd"), by_kind.get("attn_q"), by_kind.get("attn_k")
+    if embd is None or q is None or k is None or len(embd.shape) != 2 or not layers:
+        return None, ""
+    hidden, vocab = embd.shape
+    head_dim = next((d for d in (128, 64, 256, 96, 80) if q.shape[-1] % d == 0 and k.shape[-1] % d == 0), 0)
+    if not head_dim:
+        return None, ""
+    up = by_kind.get("ffn_up") or by_kind.get("ffn_up_exps")
+    moe = experts > 1
+    try:
+        arch = Architecture(
+            family="mixtral" if moe else "llama", hidden_size=hidden, num_hidden_layers=layers,
+            num_attention_heads=q.shape[-1] // head_dim, num_key_value_heads=k.shape[-1] // head_dim,
+            head_dim=head_dim, intermediate_size=up.shape[1] if up is not None and not moe else 4 * hidden,
+            vocab_size=vocab, tie_word_embeddings="output" not in by_kind, max_position_embeddings=4096,
+            n_routed_experts=experts if moe else None, num_experts_per_tok=2 if moe else None,
+            moe_intermediate_size=up.shape[1] if moe and up is not None else None,
+        )
+    except ValueError:
+        return None, ""
+    return arch, (f"no usable config: the KV cache is sized from the tensor shapes, assuming head_dim {head_dim} "
+                  f"({arch.num_key_value_heads} KV heads on {layers} layers), full attention on every layer, a "
+                  "4096-token trained context" + (", 2 routed experts per token" if moe else "")
+                  + "; the weights are exact")
 
 
 # ------------------------------------------------------------------------------------------ raw mode
