@@ -310,6 +310,8 @@ def test_ollama_tags_mean_their_quant_and_engine(run_cli):
     assert (tagged["quant"], tagged["engine"]) == ("q8_0", "ollama")
     assert tagged["memory"]["weights_bytes"] == pytest.approx(32.48e9, rel=0.002)  # bartowski's Q8_0 file
     assert fit_json(run_cli, "llama3.3:70b", "--quant", "q8_0")["quant"] == "q8_0"  # --quant wins
+    latest = fit_json(run_cli, "llama3.3:latest")  # the bare name's model, Ollama's default build
+    assert (latest["model"]["id"], latest["quant"], latest["engine"]) == ("llama-3.3-70b", "q4_k_m", "ollama")
 
 
 def _launch_text(result) -> str:

@@ -109,8 +109,10 @@ def ollama_reference(ref: str, catalog: Catalog) -> ResolvedModel | None:
     name, parts = match["name"].lower(), match["tag"].split("-")
     quant = parts[-1] if _OLLAMA_QUANT.match(parts[-1]) else None
     size_parts = parts[:-1] if quant else parts
-    for n in range(len(size_parts), 0, -1):
-        alias = f"{name}:{'-'.join(size_parts[:n]).lower()}"
+    aliases = [f"{name}:{'-'.join(size_parts[:n]).lower()}" for n in range(len(size_parts), 0, -1)]
+    if size_parts and size_parts[0].lower() == "latest":
+        aliases.append(name)  # `name:latest` is the model the bare name stands for
+    for alias in aliases:
         try:
             entry = catalog.model(alias)
         except (UnknownNameError, AmbiguousNameError):
