@@ -33,7 +33,7 @@ class ModelFit:
 
 
 def best_fits(catalog: Catalog, *, gpus: tuple[tuple[str, int], ...], ram_bytes: int | None,
-              context_tokens: int = 8192, users: int = 1) -> list[ModelFit]:
+              context_tokens: int | None = None, users: int = 1) -> list[ModelFit]:
     """For every catalog model, the best-quality llama.cpp format that fits the hardware (or none)."""
     capacity = (ram_bytes or 0) + sum(
         int(catalog.accelerator(name).memory_gib_usable * 2**30) * count for name, count in gpus)
