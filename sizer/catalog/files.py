@@ -43,6 +43,8 @@ BUILTIN_FILES: dict[str, str] = {
     "engine": "engines.yaml",
     "system": "systems.yaml",
     "calibration": "calibration.yaml",
+    "host": "hosts.yaml",
+    "cloud_price": "clouds.yaml",
 }
 KINDS = tuple(BUILTIN_FILES)
 # tables kept as raw dicts (no schema yet), by built-in file name -> Catalog attribute

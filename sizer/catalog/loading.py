@@ -29,7 +29,7 @@ from pydantic import BaseModel
 from sizer.catalog.files import KINDS
 from sizer.catalog.names import NameIndex
 from sizer.errors import CatalogError, CatalogIssue
-from sizer.schema import Accelerator, CalibrationEntry, Engine, ModelEntry, QuantFormat, System
+from sizer.schema import Accelerator, CalibrationEntry, CloudPrice, Engine, Host, ModelEntry, QuantFormat, System
 
 if TYPE_CHECKING:
     from sizer.catalog.checks import Checked
@@ -55,6 +55,8 @@ KIND_MODELS: dict[str, type[BaseModel]] = {
     "engine": Engine,
     "system": System,
     "calibration": CalibrationEntry,
+    "host": Host,
+    "cloud_price": CloudPrice,
 }
 KIND_TABLES = {
     "accelerator": "accelerators",
@@ -63,6 +65,8 @@ KIND_TABLES = {
     "engine": "engines",
     "system": "systems",
     "calibration": "calibration",
+    "host": "hosts",
+    "cloud_price": "cloud_prices",
 }
 KIND_LABELS = {
     "accelerator": "GPU",
@@ -71,6 +75,8 @@ KIND_LABELS = {
     "engine": "engine",
     "system": "system",
     "calibration": "calibration entry",
+    "host": "host platform",
+    "cloud_price": "cloud price",
 }
 
 
@@ -84,6 +90,8 @@ class Catalog:
     engines: dict[str, Engine] = field(default_factory=dict)
     systems: dict[str, System] = field(default_factory=dict)
     calibration: dict[str, CalibrationEntry] = field(default_factory=dict)  # speed factors (sizer.calibrate)
+    hosts: dict[str, Host] = field(default_factory=dict)  # host platforms (hosts.yaml)
+    cloud_prices: dict[str, CloudPrice] = field(default_factory=dict)  # $/GPU-hour (clouds.yaml)
     _raws: dict[str, Any] = field(default_factory=dict, repr=False)  # id -> RawEntry or CachedOrigin
     _indexes: dict[str, NameIndex] = field(default_factory=dict, repr=False)
 
@@ -115,6 +123,9 @@ class Catalog:
 
     def system(self, name: str) -> System:
         return self.systems[self.resolve("system", name)]
+
+    def host(self, name: str) -> Host:
+        return self.hosts[self.resolve("host", name)]
 
     def resolve(self, kind: str, name: str) -> str:
         """The id `name` stands for among entries of `kind` (see `sizer.names` for the rules)."""

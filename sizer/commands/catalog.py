@@ -22,7 +22,7 @@ from sizer.errors import CatalogIssue
 
 __all__ = ["catalog", "schema_documents", "schema_text"]
 
-_KIND_CHOICES = ["accelerator", "model", "quant", "engine", "system", "calibration"]
+_KIND_CHOICES = ["accelerator", "model", "quant", "engine", "system", "calibration", "host", "cloud_price"]
 
 
 @click.group("catalog")

@@ -15,7 +15,8 @@ from __future__ import annotations
 
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from datetime import date
 
 from sizer.catalog.loading import Catalog, load_catalog
 from sizer.errors import BadValueError, UnknownNameError, suggest
@@ -66,6 +67,7 @@ class Constraints:
     max_nodes: int = 4
     include_systems: bool = True
     workers: int | None = None  # processes for the search; None: 2 for large models on a multi-core machine
+    as_of: str | None = None  # YYYY-MM-DD: only what could be bought new then; None: today
 
 
 def _formats(names: Sequence[str], model: ResolvedModel, catalog: Catalog) -> list[QuantFormat]:
@@ -132,7 +134,10 @@ def recommend(
     for v in sorted(vendors - known_vendors):
         raise UnknownNameError("vendor", v, suggest(v, sorted(known_vendors)) or sorted(known_vendors))
     owned, owned_systems = resolve_have(catalog, c.have)
-    space = Space(catalog, tuple(a for a in catalog.accelerators.values() if not vendors or a.vendor.lower() in vendors),
+    as_of = c.as_of or date.today().isoformat()
+    on_sale = replace(catalog, systems={i: s for i, s in catalog.systems.items() if s.purchasable(as_of)}, _indexes={})
+    space = Space(on_sale, tuple(a for a in catalog.accelerators.values()
+                                 if (not vendors or a.vendor.lower() in vendors) and a.purchasable(as_of)),
                   tuple(pool), bool(c.engines), owned, owned_systems,
                   c.have_ram_bytes / 1e9 if c.have_ram_bytes else None, c.users, c.max_power_w is not None,
                   c.include_systems, vendors)
@@ -146,6 +151,10 @@ def recommend(
                         placed=search.n_placed, pruned=search.n_pruned, fitting=len(search.placed),
                         pareto=len(front), seconds=0.0)
     assumptions = _assumptions(c, context, kept, pool, cost_options, bool(c.engines))
+    left_out = sorted({a.name for a in catalog.accelerators.values() if not a.purchasable(as_of)}
+                      | {s.name for s in catalog.systems.values() if not s.purchasable(as_of)})
+    assumptions.append(f"as of {as_of}: only hardware on sale then (--as-of); not offered: "
+                       + (", ".join(left_out) if left_out else "none"))
     return build_results(model if isinstance(model, str) else resolved.id, resolved, search, chosen, c, context,
                          cost_options, stats, start, assumptions)
 
@@ -189,6 +198,7 @@ def _assumptions(c: Constraints, context: int, formats: Sequence[QuantFormat], p
                f"US${cost.usd_per_kwh:g}/kWh"
                + (f" (US commercial average, {ELECTRICITY_SOURCE})" if cost.usd_per_kwh == DEFAULT_USD_PER_KWH else "")
                + f"; {cost.utilization:.0%} utilisation; idle power not counted")
-    out.append("host prices are sizer estimates from component street prices (see each row's cost notes); "
-               "override with --host-price / --ram-price or a price-list overlay (--catalog)")
+    out.append("host prices are sizer estimates from component street prices, without RAM; RAM is priced per GB "
+               "from the dated DRAM price of the host's memory type (see each row's cost notes); override with "
+               "--host-price / --ram-price or a price-list overlay (--catalog)")
     return out
