@@ -56,7 +56,7 @@ def test_every_recommendation_passes_sizer_fit(case: str, index: int) -> None:
     rec = _row(case, index)
     i = rec.fit_inputs
     r = fit(i.model, quant=i.quant, gpus=tuple((g, n) for g, n in i.gpus), nodes=i.nodes, ram_bytes=i.ram_bytes,
-            ram_bandwidth_gb_s=i.ram_bandwidth_gb_s, system=i.system, context_tokens=i.context_tokens,
+            ram_bandwidth_gb_s=i.ram_bandwidth_gb_s, system=i.system, host=i.host, context_tokens=i.context_tokens,
             users=i.users, engine=i.engine, catalog=CATALOG)
     assert r.fits is True
     assert r.performance is not None

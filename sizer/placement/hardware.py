@@ -269,9 +269,7 @@ def build_hardware(
             notes.append(f"{sys_entry.name}: {sys_entry.cpu_sockets} CPU sockets; host RAM counted at one socket's "
                          f"{ram_bandwidth_gb_s:g} GB/s (NUMA: https://github.com/ggml-org/llama.cpp/issues/11744)")
     if host_entry is not None:
-        if ram_bytes is None:
-            ram_bytes = int(host_entry.included_ram_gb * 1e9)
-        if ram_bytes > host_entry.max_ram_gb * 1e9:
+        if ram_bytes and ram_bytes > host_entry.max_ram_gb * 1e9:
             raise BadValueError(f"{ram_bytes / 1e9:g} GB of RAM is more than host {host_entry.id} takes "
                                 f"({host_entry.max_ram_gb:g} GB)")
         if not ram_bandwidth_gb_s and sys_entry is None:

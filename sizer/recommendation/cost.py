@@ -19,7 +19,8 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 from sizer.catalog.loading import Catalog, load_catalog
-from sizer.schema import Accelerator, Host, System
+from sizer.schema import Accelerator, CloudPrice, Host, System
+from sizer.schema.common import date_key
 
 __all__ = [
     "DEFAULT_USD_PER_KWH",
@@ -36,6 +37,9 @@ __all__ = [
     "default_pue",
     "platform_for",
     "platforms",
+    "Rental",
+    "cheapest_rate",
+    "rental",
     "power",
     "tco",
 ]
@@ -106,8 +110,9 @@ class CostOptions:
     pue: float | None = None  # None: the platform's default
     usd_per_kwh: float = DEFAULT_USD_PER_KWH
     utilization: float = 1.0  # fraction of the year the machine is generating
-    host_price_usd: float | None = None  # per node, replaces the platform estimate
+    host_price_usd: float | None = None  # per node, replaces the platform estimate (without RAM)
     ram_usd_per_gb: float | None = None
+    as_of: str | None = None  # YYYY-MM-DD: cloud rates observed by then; None: every rate
 
 
 @dataclass(frozen=True, slots=True)
@@ -250,3 +255,44 @@ def default_pue(build: Build) -> float:
     if build.system is not None and build.system.segment == "datacenter":
         return DATACENTER_PUE
     return 1.0
+
+
+@dataclass(frozen=True, slots=True)
+class Rental:
+    """Renting the same GPUs in a cloud for the same period instead of buying them."""
+
+    usd_per_hour: float | None  # every GPU of the build, per hour
+    hours: float  # hours rented: years x 8760 x utilization (billed only while generating)
+    total_usd: float | None
+    offers: tuple[CloudPrice, ...]  # the rate used for each accelerator
+    missing: tuple[str, ...]  # accelerators with no dated cloud rate
+
+
+def cheapest_rate(catalog: Catalog, accelerator_id: str, as_of: str | None = None) -> CloudPrice | None:
+    """The cheapest on-demand rate for an accelerator observed by `as_of` (a spot rate only when no on-demand
+    rate is in the catalog)."""
+    rows = [c for c in catalog.cloud_prices.values() if c.accelerator == accelerator_id
+            and (as_of is None or date_key(c.price_date) <= date_key(as_of))]
+    on_demand = [c for c in rows if c.pricing == "on_demand"] or rows
+    return min(on_demand, key=lambda c: (c.usd_per_gpu_hour, c.id), default=None)
+
+
+def rental(build: Build, catalog: Catalog, options: CostOptions = CostOptions()) -> Rental:
+    """What renting every GPU of `build` costs over `options.years` at `options.utilization`.
+
+    Per GPU-hour rates come from the catalog's dated cloud prices (gpu_catalog/clouds.yaml); the host, RAM,
+    storage, egress and the provider's minimum commitments are not added (cloud rates include the host)."""
+    hours = options.years * HOURS_PER_YEAR * options.utilization
+    per_hour = 0.0
+    offers: list[CloudPrice] = []
+    missing: list[str] = []
+    for acc, per_node in build.gpus:
+        offer = cheapest_rate(catalog, acc.id, options.as_of)
+        if offer is None or acc.unified_memory:
+            missing.append(acc.name)
+            continue
+        per_hour += offer.usd_per_gpu_hour * per_node * build.nodes
+        offers.append(offer)
+    if missing or not offers:
+        return Rental(None, hours, None, tuple(offers), tuple(missing))
+    return Rental(per_hour, hours, per_hour * hours, tuple(offers), ())

@@ -13,6 +13,7 @@ without a figure as unknown (comparable only with other unknowns, rejected by --
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
@@ -40,6 +41,7 @@ __all__ = ["DEFAULT_MIN_TPS", "DEFAULT_QUANTS", "SORTS", "Constraints", "recomme
 # shown cheapest first; the others sort the whole front by one key.
 SORTS = ("spread", "price", "speed", "quality", "cost-per-token")
 
+_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")  # --as-of
 # Formats tried unless --quant says otherwise (plain names follow `resolves_to`; `native` is the model's
 # own checkpoint). 2-bit and lower GGUF types lose a lot (mean KLD > 0.3 on Llama-3-8B): ask for them.
 DEFAULT_QUANTS = ("native", "bf16", "fp8", "q8_0", "q6_k", "q5_k_m", "q4_k_m", "iq4_xs", "q3_k_m", "int4", "fp4",
@@ -68,6 +70,7 @@ class Constraints:
     include_systems: bool = True
     workers: int | None = None  # processes for the search; None: 2 for large models on a multi-core machine
     as_of: str | None = None  # YYYY-MM-DD: only what could be bought new then; None: today
+    host: str | None = None  # build new machines on this catalog host platform only
 
 
 def _formats(names: Sequence[str], model: ResolvedModel, catalog: Catalog) -> list[QuantFormat]:
@@ -112,6 +115,13 @@ def recommend(
         raise BadValueError("--users, --top and the node limit must be at least 1")
     if c.sort not in SORTS:
         raise BadValueError(f"--sort must be one of {', '.join(SORTS)}, not {c.sort!r}")
+    as_of = c.as_of or date.today().isoformat()
+    if not _DATE.match(as_of):
+        raise BadValueError(f"--as-of {as_of!r}: give a date as YYYY-MM-DD")
+    cost_options = replace(cost_options, as_of=cost_options.as_of or as_of)
+    if c.host is not None:
+        only = catalog.host(c.host)
+        catalog = replace(catalog, hosts={only.id: only.model_copy(update={"in_search": True})}, _indexes={})
     resolved = resolve_model(model, catalog)
     context = c.context_tokens or min(DEFAULT_CONTEXT_TOKENS, resolved.arch.max_position_embeddings)
     workload = Workload(context, c.users)
@@ -134,7 +144,6 @@ def recommend(
     for v in sorted(vendors - known_vendors):
         raise UnknownNameError("vendor", v, suggest(v, sorted(known_vendors)) or sorted(known_vendors))
     owned, owned_systems = resolve_have(catalog, c.have)
-    as_of = c.as_of or date.today().isoformat()
     on_sale = replace(catalog, systems={i: s for i, s in catalog.systems.items() if s.purchasable(as_of)}, _indexes={})
     space = Space(on_sale, tuple(a for a in catalog.accelerators.values()
                                  if (not vendors or a.vendor.lower() in vendors) and a.purchasable(as_of)),

@@ -109,7 +109,8 @@ class Search:
                 hw = build_hardware(self.catalog, (), system=build.system.id)  # type: ignore[union-attr]
             else:
                 hw = build_hardware(self.catalog, tuple((a.id, n) for a, n in build.gpus), nodes=build.nodes,
-                                    ram_bytes=ram_bytes(build), ram_bandwidth_gb_s=ram_bandwidth(build))
+                                    ram_bytes=ram_bytes(build), ram_bandwidth_gb_s=ram_bandwidth(build),
+                                    host=build.platform.id if build.platform is not None else None)
             self._hardware[key] = hw
         return hw
 

@@ -103,9 +103,9 @@ def _flat_keys() -> list[str]:
             "mean_kld", "capex_usd", "power_w", "tco_usd", "usd_per_million_tokens", "fit_command", "tags"]
 
 
-_PLAN_HEADERS = {"rank": "#", "summary": "configuration", "gpus": "GPUs", "host": "host", "ram": "extra RAM",
+_PLAN_HEADERS = {"rank": "#", "summary": "configuration", "gpus": "GPUs", "host": "host", "ram": "RAM",
                  "capex": "capex", "power": "power W", "pue": "PUE", "energy": "energy/yr", "tco": "TCO",
-                 "tps": "tok/s total", "per_m": "$/M tokens"}
+                 "tps": "tok/s total", "per_m": "$/M tokens", "rent_hour": "rent $/h", "rent": "rent total"}
 
 
 def _plan_row(r: Recommendation) -> dict[str, Any]:
@@ -117,6 +117,8 @@ def _plan_row(r: Recommendation) -> dict[str, Any]:
         "pue": f"{c.pue:g}", "energy": _usd(c.energy_usd_per_year), "tco": _usd(c.tco_usd),
         "tps": f"{r.aggregate_decode_tokens_per_s:,.1f}",
         "per_m": "unknown" if c.usd_per_million_tokens is None else f"${c.usd_per_million_tokens:,.2f}",
+        "rent_hour": "" if c.rent_usd_per_hour is None else f"${c.rent_usd_per_hour:,.2f}",
+        "rent": "" if c.rent_usd is None else _usd(c.rent_usd),
     }
 
 
@@ -128,7 +130,8 @@ def _plan_flat(r: Recommendation) -> dict[str, Any]:
             "years": c.years, "tco_usd": c.tco_usd, "aggregate_decode_tokens_per_s": r.aggregate_decode_tokens_per_s,
             "per_user_decode_tokens_per_s": r.per_user_decode_tokens_per_s,
             "usd_per_million_tokens": c.usd_per_million_tokens, "missing_prices": c.missing_prices,
-            "cost_notes": c.notes}
+            "cost_notes": c.notes, "rent_usd_per_hour": c.rent_usd_per_hour, "rent_usd": c.rent_usd,
+            "rent_notes": c.rent_notes}
 
 
 def render_plan(res: RecommendResult, fmt: str) -> str:
@@ -149,4 +152,14 @@ def render_plan(res: RecommendResult, fmt: str) -> str:
         for n in r.cost.notes:
             ranks.setdefault(n, []).append(f"#{r.rank}")
     notes += [f"- {', '.join(where)}: {n}" for n, where in ranks.items()]
+    rents: dict[str, list[str]] = {}
+    for r in res.recommendations:
+        for n in r.cost.rent_notes:
+            rents.setdefault(n, []).append(f"#{r.rank}")
+    if rents:
+        notes += ["", "## Renting instead" if fmt == "markdown" else "Renting instead:",
+                  f"- rent total = GPUs x cheapest dated cloud rate x {years:g} years x 8,760 h x utilisation "
+                  "(billed only while generating; energy included in the rate; storage and egress not counted); "
+                  "compare with TCO"]
+        notes += [f"- {', '.join(where)}: {n}" for n, where in rents.items()]
     return "\n".join([head, "", table.rstrip("\n"), *notes, *_tail(res, fmt, False)]) + "\n"
