@@ -55,7 +55,8 @@ def _search_options(func: Any) -> Any:
         click.option("--as-of", "as_of", type=click.DateTime(formats=["%Y-%m-%d"]), metavar="YYYY-MM-DD",
                      help="Only hardware that could be bought new on this date, and cloud rates seen by then "
                           "(default: today)."),
-        click.option("--host", help="Build new machines on this catalog host platform only (sizer hosts list)."),
+        click.option("--host", help="Put new GPU builds on this catalog host platform only (sizer hosts list); "
+                     "unified-memory machines and reference systems are still offered."),
     ]
     for option in reversed(options):
         func = option(func)

@@ -25,7 +25,6 @@ __all__ = [
     "Hardware",
     "build_hardware",
     "device_capacity_bytes",
-    "guess_ram_bandwidth",
     "host_for_ram",
     "pcie_gb_s_per_direction",
     "unified_pool_bytes",
@@ -44,35 +43,20 @@ UNIFIED_OS_RESERVE_GIB = 4.0
 PCIE_SOURCE = "https://hpc-notes.pages.dev/reference/pcie"
 
 
-# When only --ram is given, guess the platform from the amount of RAM (peak = channels x DDR5 rate;
-# hosts.yaml platforms, https://www.ai-hpc.org/en/guide/02-cluster/stream-benchmark):
-# up to 256 GB a dual-channel DDR5-5600 desktop, up to 1 TB an 8-channel DDR5-5200 workstation,
-# above that a 12-channel DDR5-4800 EPYC Genoa socket.
-_RAM_PLATFORMS = (
-    (256e9, 89.6, "dual-channel DDR5-5600 desktop"),
-    (1024e9, 332.8, "8-channel DDR5-5200 workstation (Threadripper PRO / Xeon W)"),
-    (float("inf"), 460.8, "12-channel DDR5-4800 server socket (EPYC 9004)"),
-)
-
-
-def guess_ram_bandwidth(ram_bytes: int) -> tuple[float, str]:
-    for limit, gb_s, label in _RAM_PLATFORMS:
-        if ram_bytes <= limit:
-            return gb_s, (f"host RAM bandwidth {gb_s:g} GB/s peak assumed for {ram_bytes / 1e9:.0f} GB "
-                          f"({label}); set --ram-bandwidth or --system for your machine")
-    raise AssertionError("unreachable")
-
-
 def pcie_gb_s_per_direction(acc: Accelerator, slot_lanes: int | None = None, slot_gen: int | None = None) -> float:
     """Per-direction PCIe bandwidth of `acc`'s host link: the narrower of the card and its slot."""
     gen = min(acc.pcie_gen or 4, slot_gen or 6)
     return _pcie_gen_lanes_gb_s(gen, min(acc.pcie_lanes, slot_lanes or 16))
 
 
-def host_for_ram(catalog: Catalog, ram_bytes: int, ram_type: str) -> Host | None:
-    """The smallest catalog host of `ram_type` (DDR4 / DDR5) that takes `ram_bytes` (fewest channels first)."""
-    fits = [h for h in catalog.hosts.values() if h.memory_type == ram_type and h.max_ram_gb * 1e9 >= ram_bytes]
-    return min(fits, key=lambda h: (h.cpu_sockets * h.memory_channels, h.max_ram_gb), default=None)
+def host_for_ram(catalog: Catalog, ram_bytes: int, ram_type: str = "DDR5") -> Host | None:
+    """The host a bare `--ram SIZE[:TYPE]` is read as: the smallest one-socket catalog host of that type that
+    takes the RAM, among the classes recommend builds (`in_search`) where one does (DDR5: two channels up to
+    256 GB, eight up to 1 TB, twelve above), else among every host of the type (DDR4)."""
+    of_type = [h for h in catalog.hosts.values() if h.memory_type == ram_type and h.cpu_sockets == 1]
+    pool = [h for h in of_type if h.in_search] or of_type
+    fits = [h for h in pool if h.max_ram_gb * 1e9 >= ram_bytes]
+    return min(fits, key=lambda h: (h.memory_channels, h.max_ram_gb), default=None)
 
 
 def device_capacity_bytes(
@@ -121,6 +105,17 @@ def unified_pool_bytes(acc: Accelerator, ram_bytes: int) -> tuple[int, str]:
         return largest, (f"{acc.name}: --ram {ram_bytes / 1e9:g} GB is above the chip's largest configuration; "
                          f"{acc.memory_gb_marketed:g} GB used")
     return pool, f"{acc.name}: unified memory pool {pool / GIB:.0f} GiB from --ram (shared by CPU and GPU)"
+
+
+def _guessed_ram_bandwidth(catalog: Catalog, ram_bytes: int, ram_type: str) -> tuple[float, str]:
+    guessed = host_for_ram(catalog, ram_bytes, ram_type)
+    if guessed is None:
+        raise BadValueError(f"no catalog host takes {ram_bytes / 1e9:g} GB of {ram_type}; give --ram-bandwidth")
+    channels = guessed.memory_channels
+    return guessed.ram_bandwidth_gb_s, (
+        f"host RAM bandwidth {guessed.ram_bandwidth_gb_s:g} GB/s peak assumed for {ram_bytes / 1e9:.0f} GB of "
+        f"{ram_type} ({channels} channels of {ram_type}-{guessed.memory_speed_mt_s}, {guessed.name}); set --host, "
+        "--ram-bandwidth or --system for your machine")
 
 
 @dataclass(frozen=True, slots=True)
@@ -283,13 +278,9 @@ def build_hardware(
         if layout is not None and min(layout.lanes) < 16:
             notes.append(f"host {host_entry.name}: with {gpus_here} GPU(s) the slots run at "
                          f"x{'/x'.join(map(str, layout.lanes))} (PCIe {layout.pcie_gen or host_entry.pcie_gen}.0)")
-    elif ram_type is not None and ram_bytes and not ram_bandwidth_gb_s:
-        guessed = host_for_ram(catalog, ram_bytes, ram_type)
-        if guessed is None:
-            raise BadValueError(f"no catalog host takes {ram_bytes / 1e9:g} GB of {ram_type}")
-        ram_bandwidth_gb_s = guessed.ram_bandwidth_gb_s
-        notes.append(f"host RAM bandwidth {ram_bandwidth_gb_s:g} GB/s peak assumed for {ram_bytes / 1e9:.0f} GB of "
-                     f"{ram_type} ({guessed.name}); set --host or --ram-bandwidth for your machine")
+    elif ram_type is not None and ram_bytes and not ram_bandwidth_gb_s and not any(a.unified_memory for a, _ in accs):
+        ram_bandwidth_gb_s, note = _guessed_ram_bandwidth(catalog, ram_bytes, ram_type)
+        notes.append(note)
     unified = next((a for a, _ in accs if a.unified_memory), None)
     pool: int | None = None
     if unified is not None and ram_bytes:
@@ -300,7 +291,7 @@ def build_hardware(
     if unified is not None and not ram_bandwidth_gb_s:
         ram_bandwidth_gb_s = unified.memory_bandwidth_gb_s
     if ram_bytes and not ram_bandwidth_gb_s:
-        ram_bandwidth_gb_s, note = guess_ram_bandwidth(ram_bytes)
+        ram_bandwidth_gb_s, note = _guessed_ram_bandwidth(catalog, ram_bytes, "DDR5")
         notes.append(note)
     intra = sys_entry.intra_node_link_gb_s if sys_entry else None
     inter = sys_entry.inter_node_link_gb_s if sys_entry else None

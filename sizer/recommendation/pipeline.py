@@ -121,7 +121,8 @@ def recommend(
     cost_options = replace(cost_options, as_of=cost_options.as_of or as_of)
     if c.host is not None:
         only = catalog.host(c.host)
-        catalog = replace(catalog, hosts={only.id: only.model_copy(update={"in_search": True})}, _indexes={})
+        hosts = {i: h.model_copy(update={"in_search": i == only.id}) for i, h in catalog.hosts.items()}
+        catalog = replace(catalog, hosts=hosts, _indexes={})
     resolved = resolve_model(model, catalog)
     context = c.context_tokens or min(DEFAULT_CONTEXT_TOKENS, resolved.arch.max_position_embeddings)
     workload = Workload(context, c.users)
@@ -146,7 +147,8 @@ def recommend(
     owned, owned_systems = resolve_have(catalog, c.have)
     on_sale = replace(catalog, systems={i: s for i, s in catalog.systems.items() if s.purchasable(as_of)}, _indexes={})
     space = Space(on_sale, tuple(a for a in catalog.accelerators.values()
-                                 if (not vendors or a.vendor.lower() in vendors) and a.purchasable(as_of)),
+                                 if (not vendors or a.vendor.lower() in vendors) and a.purchasable(as_of)
+                                 and a.segment != "laptop"),  # a laptop GPU is not bought alone
                   tuple(pool), bool(c.engines), owned, owned_systems,
                   c.have_ram_bytes / 1e9 if c.have_ram_bytes else None, c.users, c.max_power_w is not None,
                   c.include_systems, vendors)
