@@ -29,16 +29,17 @@ from sizer.commands._options import (
     TOKEN_COUNT,
     format_option,
     get_catalog,
+    schema_choices,
     sources_option,
 )
 from sizer.render.formats import render
+from sizer.schema import Accelerator, QuantFormat
 from sizer.sizing.fits_here import DEFAULT_FLOOR
 
-__all__ = ["engines", "gpus", "models", "quants", "systems"]
+__all__ = ["clouds", "engines", "gpus", "hosts", "models", "quants", "systems"]
 
-_SEGMENTS = ["datacenter", "workstation", "consumer", "laptop", "edge", "cloud"]
-_QUANT_KINDS = ["ggml_type", "gguf_file_type", "float", "fp8", "microscaling", "gptq", "awq", "bitsandbytes",
-                "mlx", "int_weight_only", "native"]  # fmt: skip
+_SEGMENTS = schema_choices(Accelerator, "segment")
+_QUANT_KINDS = schema_choices(QuantFormat, "format_kind")
 
 
 def _print_listing(listing: Listing, fmt: str) -> None:
