@@ -85,12 +85,14 @@ def test_override_records_its_first_source_for_each_changed_field() -> None:
         {
             "id": "gpu",
             "price_usd": 90,
+            "price_date": "2026-01",
             "sources": ["https://prices.example.com/q1", "https://other.example.com"],
         },
     )
     assert merged["figure_sources"] == {
         "tdp_w": "https://review.example.com",
         "price_usd": "https://prices.example.com/q1",
+        "price_date": "https://prices.example.com/q1",
     }
 
 
@@ -100,6 +102,7 @@ def test_override_figure_sources_win_per_field() -> None:
         {
             "id": "gpu",
             "price_usd": 90,
+            "price_date": "2026-01",
             "sources": ["https://a.example.com"],
             "figure_sources": {"price_usd": "https://b.example.com"},
         },

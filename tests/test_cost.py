@@ -145,7 +145,7 @@ def test_more_gpus_never_cost_less_and_owning_never_costs_more(count: int, extra
 def test_price_list_overlay_takes_precedence(tmp_path: Path) -> None:
     overlay = tmp_path / "prices.yaml"
     overlay.write_text(
-        "- id: nvidia-h100-sxm-80gb\n  price_usd: 24500\n  sources: [https://intranet.example.com/prices]\n",
+        "- id: nvidia-h100-sxm-80gb\n  price_usd: 24500\n  price_date: 2026-11\n  sources: [https://intranet.example.com/prices]\n",
         encoding="utf-8",
     )
     catalog = load_catalog([overlay])
