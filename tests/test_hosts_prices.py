@@ -237,3 +237,15 @@ def test_models_list_on_a_laptop_gpu(run_cli) -> None:  # type: ignore[no-untype
 def test_models_list_gpu_and_fits_here_are_exclusive(run_cli) -> None:  # type: ignore[no-untyped-def]
     assert run_cli("models", "list", "--gpu", "RTX 4090", "--fits-here").exit_code == 2
     assert run_cli("models", "list", "--ram", "64GB").exit_code == 2
+
+
+def test_a_four_gpu_workstation_needs_more_than_one_wall_circuit() -> None:
+    from sizer.recommendation.cost import power
+
+    ws = next(p for p in platforms(CATALOG) if p.segment == "workstation")
+    rtx4090 = CATALOG.accelerators["nvidia-rtx-4090-24gb"]
+    four = power(Build(((rtx4090, 4),), 1, 256.0, None, ws))
+    assert four.total_w == pytest.approx(4 * 450 + ws.host_power_w)  # 2,250 W > 1,440 W on one circuit
+    assert any("wall circuit" in n for n in four.notes)
+    one = power(Build(((rtx4090, 1),), 1, 256.0, None, ws))
+    assert not any("wall circuit" in n for n in one.notes)

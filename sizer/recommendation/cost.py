@@ -2,11 +2,13 @@
 
 Capital cost = accelerators (catalog `price_usd` x count; parts the user owns cost 0) + the host:
 a catalog system's `system_price_usd` / `host_price_usd` where the machine is a reference system,
-otherwise a host platform estimate (chassis, CPUs, board, power supplies, storage and the RAM it
-ships with) plus any extra RAM at a price per GB. Power = accelerator `tdp_w` x count + the host's
-draw (a system's `host_power_w` / `max_power_w`, else the platform's). Yearly energy = power x PUE x
-hours busy x $/kWh; cost per million tokens = (capital cost / years + yearly energy) / tokens a year
-at the aggregate decode throughput.
+otherwise the host platform's price without RAM (`gpu_catalog/hosts.yaml`: chassis, CPUs, board,
+power supplies, storage) plus every GB of RAM it carries (at least its smallest build) at the host
+type's dated DRAM price. Power = accelerator `tdp_w` x count + the host's draw (a system's
+`host_power_w` / `max_power_w`, else the platform's). Yearly energy = power x PUE x hours busy x
+$/kWh; cost per million tokens = (capital cost / years + yearly energy) / tokens a year at the
+aggregate decode throughput. Renting = the build's GPUs x the cheapest dated cloud rate per GPU-hour
+(`gpu_catalog/clouds.yaml`) x the same hours.
 
 Overlay price lists (`--catalog prices.yaml` overriding `price_usd`, `host_price_usd`,
 `system_price_usd`) take precedence because they change the catalog this module reads.
