@@ -107,13 +107,13 @@ def models() -> None:
 @click.option("--host", help="Host platform of that hardware (sizer hosts list).")
 @click.option("--min-quant", default=DEFAULT_FLOOR, show_default=True, metavar="Q",
               help="Lowest format tried with --gpu / --fits-here (iq1_m to allow 1-bit).")
-@click.option("-c", "--context", "context_tokens", type=TOKEN_COUNT, default="8k", show_default=True,
-              help="Context for --fits-here / --gpu.")
+@click.option("-c", "--context", "context_tokens", type=TOKEN_COUNT,
+              help="Context for --fits-here / --gpu (default: sizer fit's default context).")
 @format_option()
 @sources_option
 def models_list(family: tuple[str, ...], vendor: tuple[str, ...], min_params: int | None,
                 max_params: int | None, fits_here: bool, gpus: tuple[Any, ...],
-                ram_spec: tuple[int, str | None] | None, host: str | None, min_quant: str, context_tokens: int,
+                ram_spec: tuple[int, str | None] | None, host: str | None, min_quant: str, context_tokens: int | None,
                 fmt: str, show_sources: bool) -> None:  # fmt: skip
     """List models, by vendor then size; with --gpu (or --fits-here), what runs on that hardware."""
     if fits_here and gpus:
@@ -128,7 +128,7 @@ def models_list(family: tuple[str, ...], vendor: tuple[str, ...], min_params: in
     _print_listing(listing, fmt)
 
 
-def _print_fits(context_tokens: int, fmt: str, floor: str, gpus: tuple[Any, ...],
+def _print_fits(context_tokens: int | None, fmt: str, floor: str, gpus: tuple[Any, ...],
                 ram_spec: tuple[int, str | None] | None, host: str | None) -> None:
     from sizer.sizing.fits_here import best_fits
     from sizer.units import format_gib, format_params

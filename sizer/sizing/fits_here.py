@@ -38,7 +38,7 @@ class ModelFit:
 
 
 def best_fits(catalog: Catalog, *, gpus: tuple[tuple[str, int], ...], ram_bytes: int | None,
-              context_tokens: int = 8192, users: int = 1, floor: str = DEFAULT_FLOOR, ram_type: str | None = None,
+              context_tokens: int | None = None, users: int = 1, floor: str = DEFAULT_FLOOR, ram_type: str | None = None,
               host: str | None = None) -> list[ModelFit]:
     """For every catalog model, the best-quality llama.cpp format down to `floor` that fits the hardware."""
     if floor not in QUALITY_ORDER:
