@@ -162,7 +162,8 @@ def recommend(
     assumptions = _assumptions(c, context, kept, pool, cost_options, bool(c.engines))
     left_out = sorted({a.name for a in catalog.accelerators.values() if not a.purchasable(as_of)}
                       | {s.name for s in catalog.systems.values() if not s.purchasable(as_of)})
-    assumptions.append(f"as of {as_of}: only hardware on sale then (--as-of); not offered: "
+    assumptions.append(f"as of {as_of}: only hardware on sale then (--as-of; prices are the catalog's latest, each "
+                       "with its own date); not offered: "
                        + (", ".join(left_out) if left_out else "none"))
     return build_results(model if isinstance(model, str) else resolved.id, resolved, search, chosen, c, context,
                          cost_options, stats, start, assumptions)
