@@ -122,6 +122,9 @@ def _references(checked: Checked, known_ids: Mapping[str, Collection[str]]) -> I
             yield from _reference(
                 raw, ("accelerators", index, "accelerator"), part.accelerator, "accelerator", accelerators
             )
+        yield from _reference(raw, ("host",), entry.host, "host", known_ids.get("host", ()))
+    for entry, raw in checked.get("cloud_price", {}).values():
+        yield from _reference(raw, ("accelerator",), entry.accelerator, "accelerator", accelerators)
     for entry, raw in checked.get("quant", {}).values():
         yield from _reference(raw, ("resolves_to",), entry.resolves_to, "quant", quants)
         yield from _reference(raw, ("other_tensors_format",), entry.other_tensors_format, "quant", quants)

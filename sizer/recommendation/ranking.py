@@ -13,8 +13,9 @@ import time
 from collections.abc import Sequence
 from typing import Any
 
+from sizer.catalog.loading import Catalog
 from sizer.model.reference import ResolvedModel
-from sizer.recommendation.cost import Build, CostOptions, default_pue, tco
+from sizer.recommendation.cost import Build, CostOptions, default_pue, rental, tco
 from sizer.recommendation.launch import LaunchSpec, commands_for
 from sizer.recommendation.quality import quality_loss
 from sizer.recommendation.records import Miss, Placed, describe, machine_key, platforms_of
@@ -176,6 +177,7 @@ def _fit_inputs(model_ref: str, p: Placed, search: Search) -> FitInputs:
     ram = p.hw.host_ram_bytes
     return FitInputs(model=model_ref, quant=p.fmt.id, engine=p.engine.id, gpus=[(a.id, n) for a, n in b.gpus],
                      nodes=b.nodes, ram_bytes=ram, ram_bandwidth_gb_s=p.hw.host_ram_bandwidth_gb_s if ram else None,
+                     host=p.hw.host.id if p.hw.host is not None else None,
                      context_tokens=w.context_tokens, users=w.users)
 
 
@@ -193,6 +195,8 @@ def fit_command(inputs: FitInputs) -> str:
     if inputs.ram_bytes:
         gb = inputs.ram_bytes / 1e9
         args += ["--ram", f"{gb:g}GB" if gb == int(gb) else f"{inputs.ram_bytes}B"]
+    if inputs.host and not inputs.system:
+        args += ["--host", inputs.host]
     if inputs.ram_bandwidth_gb_s and not inputs.system:
         args += ["--ram-bandwidth", f"{inputs.ram_bandwidth_gb_s:g}"]
     args += ["-c", str(inputs.context_tokens), "-u", str(inputs.users)]
@@ -220,13 +224,21 @@ def _launch(p: Placed, model: ResolvedModel, search: Search) -> list[LaunchComma
             for e, cmd, notes in commands_for(spec, p.engine, search.catalog.engines, platforms)]
 
 
-def _cost(p: Placed, cost: CostOptions) -> CostResult:
+def _cost(p: Placed, cost: CostOptions, catalog: Catalog) -> CostResult:
     t = tco(p.price, p.power.total_w, p.speed.aggregate_decode_tokens_per_s, default_pue(p.build), cost)
     cx = p.capex
+    rent = rental(p.build, catalog, cost)
+    rent_notes = [f"{o.accelerator}: US${o.usd_per_gpu_hour:g}/GPU-hour at {o.provider} ({o.pricing}, {o.price_date}, "
+                  f"{o.price_source})" for o in rent.offers]
+    rent_notes += [f"{name}: no cloud rate in the catalog" for name in rent.missing]
+    if rent.total_usd is not None and p.build.ram_gb > 256 and p.build.system is None:
+        rent_notes.append(f"cloud GPU instances come with the provider's host RAM; the {p.build.ram_gb:,.0f} GB this "
+                          "build offloads to may not be offered")
     return CostResult(capex_usd=cx.total_usd, gpus_usd=cx.gpus_usd, host_usd=cx.host_usd, ram_usd=cx.ram_usd,
                       power_w=p.power.total_w, pue=t.pue, energy_usd_per_year=t.energy_usd_per_year, years=t.years,
                       tco_usd=t.tco_usd, usd_per_million_tokens=t.usd_per_million_tokens,
-                      missing_prices=list(cx.missing), notes=[*cx.notes, *p.power.notes])
+                      missing_prices=list(cx.missing), notes=[*cx.notes, *p.power.notes],
+                      rent_usd_per_hour=rent.usd_per_hour, rent_usd=rent.total_usd, rent_notes=rent_notes)
 
 
 def _gpu_lines(b: Build) -> list[GpuLine]:
@@ -253,7 +265,7 @@ def _recommendation(rank: int, p: Placed, model_ref: str, model: ResolvedModel, 
         aggregate_decode_tokens_per_s=round(s.aggregate_decode_tokens_per_s, 3),
         prefill_tokens_per_s=round(s.prefill_tokens_per_s, 3), ttft_s=round(s.ttft_s, 4),
         quality=QualityLoss(mean_kld=quality[0], basis=quality[1], measured_on=quality[2], source=quality[3]),
-        cost=_cost(p, cost), uses_owned=p.owned, launch=_launch(p, model, search),
+        cost=_cost(p, cost, search.catalog), uses_owned=p.owned, launch=_launch(p, model, search),
         fit_inputs=inputs, fit_command=fit_command(inputs), warnings=list(lay.warnings),
         assumptions=[*lay.assumptions, *p.hw.capacity_notes()],
     )

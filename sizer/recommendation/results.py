@@ -47,6 +47,7 @@ class FitInputs(_Result):
     ram_bytes: int | None = None
     ram_bandwidth_gb_s: float | None = None
     system: str | None = None
+    host: str | None = Field(default=None, description="Host platform id (PCIe slot widths, RAM type).")
     context_tokens: int
     users: int
 
@@ -73,6 +74,14 @@ class CostResult(_Result):
     )
     missing_prices: list[str] = Field(default_factory=list)
     notes: list[str] = Field(default_factory=list)
+    rent_usd_per_hour: float | None = Field(
+        default=None, description="Renting the same GPUs in a cloud: USD per hour for all of them (cheapest dated "
+        "rate per GPU); None when a GPU has no cloud rate in the catalog."
+    )
+    rent_usd: float | None = Field(
+        default=None, description="Renting over the same `years` at the same utilisation (hours generating)."
+    )
+    rent_notes: list[str] = Field(default_factory=list, description="Which rate, provider, date and source.")
 
 
 class LaunchCommand(_Result):

@@ -34,7 +34,7 @@ from sizer.model.reference import ResolvedModel
 from sizer.model.tensors import Role
 from sizer.placement.hardware import Hardware, build_hardware, device_capacity_bytes
 from sizer.placement.traffic import read_fraction
-from sizer.recommendation.cost import PLATFORMS, Build, CostOptions, capex, platform_for, power
+from sizer.recommendation.cost import Build, CostOptions, capex, platform_for, platforms, power
 from sizer.recommendation.records import (
     Exported,
     Miss,
@@ -109,7 +109,8 @@ class Search:
                 hw = build_hardware(self.catalog, (), system=build.system.id)  # type: ignore[union-attr]
             else:
                 hw = build_hardware(self.catalog, tuple((a.id, n) for a, n in build.gpus), nodes=build.nodes,
-                                    ram_bytes=ram_bytes(build), ram_bandwidth_gb_s=ram_bandwidth(build))
+                                    ram_bytes=ram_bytes(build), ram_bandwidth_gb_s=ram_bandwidth(build),
+                                    host=build.platform.id if build.platform is not None else None)
             self._hardware[key] = hw
         return hw
 
@@ -291,14 +292,16 @@ class Search:
         """GPUs + more host RAM: per host platform, the smallest RAM size that can hold the rest (a bigger
         size of the same platform has the same bandwidth). An owned machine keeps its platform."""
         count = sum(n for _, n in gpus)
-        base = platform_for([a for a, _ in gpus], count, 0.0)
+        base = platform_for([a for a, _ in gpus], count, 0.0, catalog=self.catalog)
         if base is None:
             return "short"
-        start = PLATFORMS.index(base)
-        platforms = [base] if owned else [p for p in PLATFORMS[start:3] if count <= p.max_gpus]
+        hosts = platforms(self.catalog)
+        start = hosts.index(base)
+        larger = [p for p in hosts[start:] if p.segment != "hgx" and count <= p.max_gpus]
+        platforms_tried = [base] if owned else larger
         floor = owned_ram_gb if owned else float(base.included_ram_gb)
         outcome = "short"
-        for platform in platforms:
+        for platform in platforms_tried:
             for ram_gb in platform.ram_sizes_gb:
                 if ram_gb <= floor:
                     continue
@@ -335,7 +338,7 @@ class Search:
     def system(self, sys_: System, fmt: QuantFormat, engine: Engine, *, owned: bool = False) -> str:
         gpus = tuple((self.catalog.accelerators[s.accelerator], s.count) for s in sys_.accelerators)
         accs = [a for a, _ in gpus]
-        platform = platform_for(accs, sum(n for _, n in gpus), sys_.host_ram_gb)
+        platform = platform_for(accs, sum(n for _, n in gpus), sys_.host_ram_gb, catalog=self.catalog)
         owned_gpus = tuple((a.id, n * sys_.nodes) for a, n in gpus) if owned else ()
         build = Build(gpus, sys_.nodes, sys_.host_ram_gb, sys_, platform, owned_gpus, sys_.host_ram_gb if owned else 0.0,
                       owned)

@@ -174,7 +174,7 @@ def _search_owned(search: Search, fmt: QuantFormat, space: Space) -> None:
     if not all(_fmt_ok(fmt, a) for a in kinds):
         return
     ids = tuple((a.id, n) for a, n in owned)
-    platform = platform_for(kinds, sum(n for _, n in owned), space.owned_ram_gb or 0.0)
+    platform = platform_for(kinds, sum(n for _, n in owned), space.owned_ram_gb or 0.0, catalog=space.catalog)
     ram_gb = space.owned_ram_gb or (float(platform.included_ram_gb) if platform else 0.0)
     for eng in _common_engines(fmt, kinds, space):
         base = Build(owned, 1, ram_gb, None, platform, ids, ram_gb, True)

@@ -13,7 +13,8 @@ from sizer.recommendation.results import Recommendation, RecommendResult
 from sizer.render.formats import render
 from sizer.units import format_tokens
 
-__all__ = ["cost_notes", "plan_table", "recommendation_table", "render_plan", "render_recommendations", "title"]
+__all__ = ["cost_notes", "plan_table", "recommendation_table", "render_plan", "render_recommendations", "rent_notes",
+           "title"]
 
 _GIB = 2**30
 
@@ -107,6 +108,15 @@ def cost_notes(res: RecommendResult) -> list[str]:
     return [f"{', '.join(where)}: {n}" for n, where in ranks.items()]
 
 
+def rent_notes(res: RecommendResult) -> list[str]:
+    """Each renting note (rate, provider, date, source) once, with the ranks it applies to."""
+    ranks: dict[str, list[str]] = {}
+    for r in res.recommendations:
+        for n in r.cost.rent_notes:
+            ranks.setdefault(n, []).append(f"#{r.rank}")
+    return [f"{', '.join(where)}: {n}" for n, where in ranks.items()]
+
+
 def render_recommendations(res: RecommendResult, fmt: str, *, show_launch: bool = False) -> str:
     if fmt in ("json", "yaml"):
         return render(res, fmt)
@@ -126,9 +136,9 @@ def _flat_keys() -> list[str]:
             "mean_kld", "capex_usd", "power_w", "tco_usd", "usd_per_million_tokens", "fit_command", "tags"]
 
 
-_PLAN_HEADERS = {"rank": "#", "summary": "configuration", "gpus": "GPUs", "host": "host", "ram": "extra RAM",
+_PLAN_HEADERS = {"rank": "#", "summary": "configuration", "gpus": "GPUs", "host": "host", "ram": "RAM",
                  "capex": "capex", "power": "power W", "pue": "PUE", "energy": "energy/yr", "tco": "TCO",
-                 "tps": "tok/s total", "per_m": "$/M tokens"}
+                 "tps": "tok/s total", "per_m": "$/M tokens", "rent_hour": "rent $/h", "rent": "rent total"}
 
 
 def _plan_row(r: Recommendation) -> dict[str, Any]:
@@ -140,6 +150,8 @@ def _plan_row(r: Recommendation) -> dict[str, Any]:
         "pue": f"{c.pue:g}", "energy": _usd(c.energy_usd_per_year), "tco": _usd(c.tco_usd),
         "tps": f"{r.aggregate_decode_tokens_per_s:,.1f}",
         "per_m": "unknown" if c.usd_per_million_tokens is None else f"${c.usd_per_million_tokens:,.2f}",
+        "rent_hour": "" if c.rent_usd_per_hour is None else f"${c.rent_usd_per_hour:,.2f}",
+        "rent": "" if c.rent_usd is None else _usd(c.rent_usd),
     }
 
 
@@ -151,7 +163,8 @@ def _plan_flat(r: Recommendation) -> dict[str, Any]:
             "years": c.years, "tco_usd": c.tco_usd, "aggregate_decode_tokens_per_s": r.aggregate_decode_tokens_per_s,
             "per_user_decode_tokens_per_s": r.per_user_decode_tokens_per_s,
             "usd_per_million_tokens": c.usd_per_million_tokens, "missing_prices": c.missing_prices,
-            "cost_notes": c.notes}
+            "cost_notes": c.notes, "rent_usd_per_hour": c.rent_usd_per_hour, "rent_usd": c.rent_usd,
+            "rent_notes": c.rent_notes}
 
 
 def render_plan(res: RecommendResult, fmt: str) -> str:
@@ -170,4 +183,11 @@ def render_plan(res: RecommendResult, fmt: str) -> str:
     table = render(rows, fmt, columns=list(_PLAN_HEADERS), headers=_PLAN_HEADERS) if rows else "(nothing fits)\n"
     notes: list[str] = ["", "## Cost notes" if fmt == "markdown" else "Cost notes:"]
     notes += [f"- {n}" for n in cost_notes(res)]
+    rents = rent_notes(res)
+    if rents:
+        notes += ["", "## Renting instead" if fmt == "markdown" else "Renting instead:",
+                  f"- rent total = GPUs x cheapest dated cloud rate x {years:g} years x 8,760 h x utilisation "
+                  "(billed only while generating; energy included in the rate; storage and egress not counted); "
+                  "compare with TCO"]
+        notes += [f"- {n}" for n in rents]
     return "\n".join([head, "", table.rstrip("\n"), *notes, *_tail(res, fmt, False)]) + "\n"

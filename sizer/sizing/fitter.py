@@ -200,6 +200,8 @@ def fit(
     offload: str = "auto",
     catalog: Catalog | None = None,
     wired_limit_bytes: int | None = None,
+    host: str | None = None,
+    ram_type: str | None = None,
 ) -> FitResult:
     """Size `model` (a catalog id, a Hugging Face repo, a file path, or RawCounts) and, when hardware is
     given, place it and estimate its speed. `wired_limit_bytes` is the GPU's share of a unified-memory
@@ -215,7 +217,7 @@ def fit(
     hw = hardware
     if hw is None and (gpus or system or ram_bytes):
         hw = build_hardware(catalog, gpus, nodes=nodes, ram_bytes=ram_bytes, ram_bandwidth_gb_s=ram_bandwidth_gb_s,
-                            system=system, wired_limit_bytes=wired_limit_bytes)
+                            system=system, wired_limit_bytes=wired_limit_bytes, host=host, ram_type=ram_type)
     fmt0 = _resolve_format(resolved, quant, catalog)
     context = context_tokens or min(DEFAULT_CONTEXT_TOKENS, resolved.arch.max_position_embeddings)
     workload = Workload(context, users, kv_dtype)
