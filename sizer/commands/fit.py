@@ -98,8 +98,12 @@ def fit_command(model: str | None, quants: tuple[str, ...], gpus: tuple[Any, ...
         if [q.lower() for q in quants] == ["all"]:
             names = [q.id for q in catalog.quants.values() if q.format_kind in ALL_QUANTS_KINDS]
             names += [q for q in ALL_QUANTS_EXTRA if q in catalog.quants]
-        rows = compare_quants(ref, names, **common)
+        skipped: list[str] = []
+        rows = compare_quants(ref, names, skipped=skipped if [q.lower() for q in quants] == ["all"] else None,
+                              **common)
         rows.sort(key=lambda r: r.weights_bytes)
+        for note in skipped:
+            click.echo(f"note: {note}", err=True)
         click.echo(render_quant_rows(rows, fmt), nl=False)
         return
     result = fit(ref, quant=quants[0] if quants else "native", kv_dtype=kv_dtype, offload=offload, **common)

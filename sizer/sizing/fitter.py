@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from sizer.catalog.loading import Catalog, load_catalog
-from sizer.errors import BadValueError
+from sizer.errors import BadValueError, FormatNotMadeError
 from sizer.memory.activations import activation_bytes, runtime_overhead_bytes
 from sizer.memory.breakdown import MemoryBreakdown, Workload, breakdown
 from sizer.memory.kv_cache import kv_cache_per_layer, resolve_kv_dtype
@@ -350,13 +350,23 @@ def _hardware_warnings(f: Fitter, hw: Hardware, layout: Layout) -> list[str]:
 
 def compare_quants(model: str | RawCounts, quants: list[str], *, catalog: Catalog | None = None,
                    context_tokens: int | None = None, users: int = 1, engine: str | None = None,
-                   **hw: object) -> list[QuantRow]:
-    """One row per format (`fit --quant all`)."""
+                   skipped: list[str] | None = None, **hw: object) -> list[QuantRow]:
+    """One row per format (`fit --quant all`). With a `skipped` list, a format that cannot be made for this
+    model (llama-quantize refuses its row lengths) is left out and the reason appended there instead of
+    raising."""
     catalog = catalog or load_catalog()
     rows = []
     for q in quants:
-        r = fit(model, quant=q, catalog=catalog, context_tokens=context_tokens, users=users, engine=engine,
-                **hw)  # type: ignore[arg-type]
+        try:
+            r = fit(model, quant=q, catalog=catalog, context_tokens=context_tokens, users=users, engine=engine,
+                    **hw)  # type: ignore[arg-type]
+        except FormatNotMadeError as exc:
+            if skipped is None:
+                raise
+            skipped.append(f"{q}: skipped, cannot be made for this model ({exc})")
+            continue
+        if any(row.quant == r.quant for row in rows):
+            continue  # two names of one format (an alias among the names)
         params = max(r.model.total_params, 1)
         rows.append(QuantRow(quant=r.quant, quant_name=r.quant_name, weights_bytes=r.memory.weights_bytes,
                              bits_per_weight=round(r.memory.weights_bytes * 8 / params, 4),
