@@ -77,6 +77,15 @@ def render_fit(r: FitResult, fmt: str = "table") -> str:
             perf.append({"metric": "decode turns compute-bound at", "value": f"batch {p.compute_bound_batch}",
                          "bound by": "compute"})
         out.append(_section("Speed (estimates)", render(perf, fmt), fmt))
+    if r.engine_choice:
+        out.append(f"Engine: {r.engine_choice}\n")
+    if r.suggestions:
+        sug = [{"change": g.change, "options": " ".join(g.args),
+                "decode tok/s": "" if g.decode_tokens_per_s is None else f"{g.decode_tokens_per_s:,.1f}",
+                "TTFT s": "" if g.ttft_s is None else f"{g.ttft_s:,.1f}", "note": g.note} for g in r.suggestions]
+        out.append(_section("Ways to make it fit (each checked with the same core)", render(sug, fmt), fmt))
+    elif r.fits is False:
+        out.append("No single change tried (KV type, context, format, offload, GPUs) makes it fit.\n")
     if r.quality_loss:
         q = r.quality_loss
         out.append(f"Quality: mean KLD {q.get('mean_kld', '?')} ({q.get('measured_on', '')})\n")
