@@ -23,6 +23,7 @@ from sizer.memory.breakdown import Workload
 from sizer.model.reference import RawCounts, ResolvedModel, resolve_model
 from sizer.quant.assignment import resolve_quant
 from sizer.recommendation.cost import DEFAULT_USD_PER_KWH, ELECTRICITY_SOURCE, PUE_SOURCE, CostOptions
+from sizer.recommendation.expert import default_max_ttft_s, ttft_assumption
 from sizer.recommendation.quality import format_rank, is_16bit, quality_loss
 from sizer.recommendation.ranking import build_results, pareto_front, select
 from sizer.recommendation.records import Miss, SearchLimits
@@ -52,6 +53,7 @@ class Constraints:
     context_tokens: int | None = None  # tokens per sequence; None: fit's default (8192)
     users: int = 1  # concurrent sequences
     min_tps: float | None = DEFAULT_MIN_TPS  # per-user decode tokens/s
+    max_ttft_s: float | None = None  # time to first token of a full-context prompt; None: the default, 0: any
     budget_usd: float | None = None
     vendors: tuple[str, ...] = ()
     max_gpus: int | None = None
@@ -113,10 +115,12 @@ def recommend(
     resolved = resolve_model(model, catalog)
     context = c.context_tokens or min(DEFAULT_CONTEXT_TOKENS, resolved.arch.max_position_embeddings)
     workload = Workload(context, c.users)
+    max_ttft = default_max_ttft_s(context) if c.max_ttft_s is None else (c.max_ttft_s or None)
     formats = _formats(c.quants, resolved, catalog)
     quality = {f.id: quality_loss(f, resolved, catalog)[0] for f in formats}
     search = Search(resolved, catalog, workload,
-                    SearchLimits(c.min_tps or None, c.budget_usd, c.max_gpus, c.max_power_w, c.max_nodes),
+                    SearchLimits(c.min_tps or None, c.budget_usd, c.max_gpus, c.max_power_w, c.max_nodes,
+                                 max_ttft),
                     cost_options, quality)
     kept = []
     for f in formats:
@@ -146,6 +150,7 @@ def recommend(
                         placed=search.n_placed, pruned=search.n_pruned, fitting=len(search.placed),
                         pareto=len(front), seconds=0.0)
     assumptions = _assumptions(c, context, kept, pool, cost_options, bool(c.engines))
+    assumptions.insert(1, ttft_assumption(context, max_ttft, c.max_ttft_s is not None))
     return build_results(model if isinstance(model, str) else resolved.id, resolved, search, chosen, c, context,
                          cost_options, stats, start, assumptions)
 
@@ -170,8 +175,10 @@ def _assumptions(c: Constraints, context: int, formats: Sequence[QuantFormat], p
     out.append("formats tried: " + ", ".join(f.name for f in formats)
                + ("" if c.quants else " (defaults; --quant NAME or --quant all for more)"))
     if not engines_chosen:
-        out.append("engines: vLLM for checkpoint formats, llama.cpp for GGUF (GPU + RAM offload), MLX on Macs; "
-                   "SGLang / TensorRT-LLM / Ollama only for formats those do not load (--engine to choose)")
+        out.append("engines: vLLM for checkpoint formats, llama.cpp for GGUF (GPU + RAM offload), MLX on Macs, "
+                   "KTransformers (routed experts in RAM) on NVIDIA desk cards where it loads the format; SGLang / "
+                   "TensorRT-LLM / Ollama only for formats those do not load (--engine to choose); a build whose GPUs "
+                   "hold under a tenth of the layers counts as CPU-only and is left out")
     else:
         out.append("engines: " + ", ".join(e.name for e in pool))
     out.append("GPU counts grow 1, 2, 4, 8 per node (llama.cpp also 3 and 6; consumer cards up to 4), then whole "

@@ -30,7 +30,8 @@ def _loss(r: Recommendation) -> str:
 def _row(r: Recommendation) -> dict[str, Any]:
     return {
         "rank": r.rank, "quant": r.quant_name, "hardware": r.hardware, "engine": r.engine, "placement": r.placement,
-        "tps": f"{r.per_user_decode_tokens_per_s:,.1f}", "ctx": format_tokens(r.max_context),
+        "tps": f"{r.per_user_decode_tokens_per_s:,.1f}", "ttft": f"{r.ttft_s:,.1f}" if r.ttft_s < 100 else
+        f"{r.ttft_s:,.0f}", "ctx": format_tokens(r.max_context),
         "conc": f"{r.max_concurrency:,.1f}", "headroom": f"{r.headroom_bytes / _GIB:,.1f}",
         "capex": _usd(r.cost.capex_usd), "power": "?" if r.cost.power_w is None else f"{r.cost.power_w:,.0f}",
         "loss": _loss(r), "tags": ", ".join(r.tags),
@@ -38,7 +39,7 @@ def _row(r: Recommendation) -> dict[str, Any]:
 
 
 _HEADERS = {"rank": "#", "quant": "format", "hardware": "hardware", "engine": "engine", "placement": "placement",
-            "tps": "tok/s/user", "ctx": "max ctx", "conc": "concurrency", "headroom": "free GiB",
+            "tps": "tok/s/user", "ttft": "TTFT s", "ctx": "max ctx", "conc": "concurrency", "headroom": "free GiB",
             "capex": "capex", "power": "power W", "loss": "KLD", "tags": "notes"}
 
 

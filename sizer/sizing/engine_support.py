@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from sizer.schema import Accelerator, Engine
 
-__all__ = ["engine_limit", "platforms_of"]
+__all__ = ["engine_limit", "platform_limit", "platforms_of"]
 
 
 def platforms_of(acc: Accelerator) -> frozenset[str]:
@@ -38,4 +38,16 @@ def engine_limit(engine: Engine, acc: Accelerator, quant_id: str) -> str | None:
         blocked = quant_id in limit.quants if limit.quants is not None else quant_id not in limit.except_quants
         if blocked:
             return f"{engine.name} on {acc.name}: {limit.reason} ({limit.source})"
+    return None
+
+
+def platform_limit(engine: Engine, platforms: frozenset[str], quant_id: str) -> str | None:
+    """The reason a platform-wide limit (the engine's documented support matrix) forbids `quant_id` on any of
+    `platforms`, or None."""
+    for limit in engine.limits:
+        if not platforms & set(limit.platforms):
+            continue
+        blocked = quant_id in limit.quants if limit.quants is not None else quant_id not in limit.except_quants
+        if blocked:
+            return f"{engine.name}: {limit.reason} ({limit.source})"
     return None

@@ -277,9 +277,16 @@ def _result(f: Fitter, hw: Hardware | None, offload: str, *, context_given: bool
     assumptions = list(m.assumptions) + list(f.notes) + list(mem.assumptions)
     if not context_given:
         assumptions.append(f"context {f.workload.context_tokens:,} tokens (default; set --context)")
+    rope = m.entry.rope_scaling if m.entry is not None else None
     if f.workload.context_tokens > arch.max_position_embeddings:
-        warnings.append(f"context {f.workload.context_tokens:,} is beyond the model's trained length "
-                        f"{arch.max_position_embeddings:,}")
+        if rope is not None and f.workload.context_tokens <= m.entry.context_length:  # type: ignore[union-attr]
+            assumptions.append(f"context {f.workload.context_tokens:,} is beyond the configured "
+                               f"{arch.max_position_embeddings:,} positions: the engine needs the card's YaRN rope "
+                               f"scaling (factor up to {rope.factor:g} over {rope.original_max_position_embeddings:,}; "
+                               "`sizer recommend` prints the flags)")
+        else:
+            warnings.append(f"context {f.workload.context_tokens:,} is beyond the model's trained length "
+                            f"{arch.max_position_embeddings:,}")
     qid = f.quant.id if f.quant else (m.file_quant or "file")
     qname = f.quant.name if f.quant else (m.file_quant or "as stored in the file")
     if f.quant is not None and f.quant.id not in f.engine.supported_quants:
