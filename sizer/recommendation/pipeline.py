@@ -89,6 +89,11 @@ def _formats(names: Sequence[str], model: ResolvedModel, catalog: Catalog) -> li
         if not names and native is not None and is_16bit(fmt) and not is_16bit(native):
             continue  # by default no upcast of an 8- or 4-bit release: same quality, twice the memory
         out.setdefault(fmt.id, fmt)
+    if not names and native is not None:  # the native checkpoint converted as is for GGUF engines (MXFP4_MOE)
+        for engine in catalog.engines.values():
+            target = engine.converted_formats.get(native.id)
+            if target is not None and target in catalog.quants:
+                out.setdefault(target, catalog.quants[target])
     return list(out.values())
 
 
