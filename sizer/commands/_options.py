@@ -8,7 +8,7 @@ option): `TokenCount` (`32k`), `ParamCount` (`37B`), `MemorySize` (`768GB`, byte
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar, get_args
 
 import click
 
@@ -18,6 +18,8 @@ from sizer.render.formats import FORMATS
 from sizer.units import parse_gpu_spec, parse_memory_bytes, parse_param_count, parse_token_count
 
 if TYPE_CHECKING:
+    from pydantic import BaseModel
+
     from sizer.catalog.loading import Catalog
 
 __all__ = [
@@ -31,6 +33,7 @@ __all__ = [
     "TokenCount",
     "format_option",
     "get_catalog",
+    "schema_choices",
     "sources_option",
 ]
 
@@ -111,3 +114,13 @@ def get_catalog() -> Catalog:
 
     state = click.get_current_context().find_object(CliState)
     return load_catalog(state.overlays if state is not None else ())
+
+
+def schema_choices(model: type[BaseModel], field: str) -> list[str]:
+    """The values a catalog schema allows in a Literal field (`Accelerator.segment`, ...): a click choice
+    that repeats a schema enum is derived from it, so the two cannot drift apart."""
+    annotation = model.model_fields[field].annotation
+    values = [v for v in get_args(annotation) if isinstance(v, str)]
+    if not values:
+        raise TypeError(f"{model.__name__}.{field} is not a Literal of strings")
+    return values

@@ -19,14 +19,22 @@ from sizer.catalog.listing import (
     list_quants,
     list_systems,
 )
-from sizer.commands._options import MEMORY_SIZE, PARAM_COUNT, TOKEN_COUNT, format_option, get_catalog, sources_option
+from sizer.commands._options import (
+    MEMORY_SIZE,
+    PARAM_COUNT,
+    TOKEN_COUNT,
+    format_option,
+    get_catalog,
+    schema_choices,
+    sources_option,
+)
 from sizer.render.formats import render
+from sizer.schema import Accelerator, QuantFormat
 
 __all__ = ["engines", "gpus", "models", "quants", "systems"]
 
-_SEGMENTS = ["datacenter", "workstation", "consumer", "edge", "cloud"]
-_QUANT_KINDS = ["ggml_type", "gguf_file_type", "float", "fp8", "microscaling", "gptq", "awq", "bitsandbytes",
-                "mlx", "int_weight_only", "native"]  # fmt: skip
+_SEGMENTS = schema_choices(Accelerator, "segment")
+_QUANT_KINDS = schema_choices(QuantFormat, "format_kind")
 
 
 def _print_listing(listing: Listing, fmt: str) -> None:

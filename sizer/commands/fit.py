@@ -7,13 +7,10 @@ from typing import Any
 import click
 
 from sizer.commands._options import GPU_SPEC, MEMORY_SIZE, PARAM_COUNT, TOKEN_COUNT, format_option, get_catalog
+from sizer.sizing.fitter import OFFLOAD_MODES
+from sizer.sizing.quant_names import is_comparison
 
-__all__ = ["fit_command", "hardware_options", "ALL_QUANTS_KINDS"]
-
-# `--quant all`: every llama.cpp file type plus the common checkpoint formats
-ALL_QUANTS_KINDS = ("gguf_file_type",)
-ALL_QUANTS_EXTRA = ("bf16", "fp8-per-channel", "fp8-block128", "nvfp4", "mxfp4", "awq-int4-g128",
-                    "gptq-int4-g128", "bnb-nf4", "mlx-4bit", "mlx-8bit")
+__all__ = ["fit_command", "hardware_options"]
 
 
 def hardware_options(func: Any) -> Any:
@@ -61,7 +58,7 @@ def local_hardware_args(here: bool, gpus: tuple[Any, ...], ram_bytes: int | None
 @click.option("-u", "--users", type=click.IntRange(1), default=1, show_default=True, help="Concurrent sequences.")
 @click.option("--kv-dtype", help="KV cache type (f16, bf16, fp8, q8_0, q4_0, ...; default: the engine's).")
 @click.option("-e", "--engine", help="llama.cpp, vllm, sglang, trt-llm, ollama, mlx, ktransformers.")
-@click.option("--offload", type=click.Choice(["auto", "none", "experts", "layers"]), default="auto",
+@click.option("--offload", type=click.Choice(OFFLOAD_MODES), default=OFFLOAD_MODES[0],
               show_default=True, help="What may go to host RAM: auto picks the fastest placement that fits.")
 @click.option("--params", type=PARAM_COUNT, help="Raw mode: total parameters (1T, 70B).")
 @click.option("--active", type=PARAM_COUNT, help="Raw mode: active parameters per token (MoE).")
@@ -93,15 +90,9 @@ def fit_command(model: str | None, quants: tuple[str, ...], gpus: tuple[Any, ...
     hw = local_hardware_args(here, gpus, ram_bytes, wired_limit_bytes)
     common: dict[str, Any] = dict(nodes=nodes, ram_bandwidth_gb_s=ram_bandwidth_gb_s, system=system,
                                   context_tokens=context_tokens, users=users, engine=engine, catalog=catalog, **hw)
-    if len(quants) > 1 or (quants and quants[0].lower() == "all"):
-        names = list(quants)
-        if [q.lower() for q in quants] == ["all"]:
-            names = [q.id for q in catalog.quants.values() if q.format_kind in ALL_QUANTS_KINDS]
-            names += [q for q in ALL_QUANTS_EXTRA if q in catalog.quants]
+    if is_comparison(quants):
         skipped: list[str] = []
-        rows = compare_quants(ref, names, skipped=skipped if [q.lower() for q in quants] == ["all"] else None,
-                              **common)
-        rows.sort(key=lambda r: r.weights_bytes)
+        rows = compare_quants(ref, list(quants), skipped=skipped, **common)
         for note in skipped:
             click.echo(f"note: {note}", err=True)
         click.echo(render_quant_rows(rows, fmt), nl=False)

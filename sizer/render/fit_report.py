@@ -34,6 +34,9 @@ def render_fit(r: FitResult, fmt: str = "table") -> str:
              + f" | KV {r.kv_dtype}")
     out.append(title + "\n" + ("=" * min(len(title), 100) if fmt == "table" else "") + "\n")
     rows = [{"part": f"weights: {k.replace('_', ' ')}", "size": _gib(v)} for k, v in mem.weights_by_class.items() if v]
+    if mem.weights_bytes != mem.model_weights_bytes:
+        rows.append({"part": "weights: copies on several devices (tensor parallel)",
+                     "size": _gib(mem.weights_bytes - mem.model_weights_bytes)})
     rows += [
         {"part": "weights (total)", "size": _gib(mem.weights_bytes)},
         {"part": f"KV cache ({mem.kv_cache_bytes_per_token:,.0f} B/token)", "size": _gib(mem.kv_cache_bytes)},

@@ -49,7 +49,7 @@ def best_fits(catalog: Catalog, *, gpus: tuple[tuple[str, int], ...], ram_bytes:
                 continue  # e.g. a format whose block size the model's rows do not divide
             if r.fits:
                 rows.append(ModelFit(entry.id, entry.name, r.model.total_params, r.quant_name,
-                                     r.memory.weights_bytes,
+                                     r.memory.model_weights_bytes,
                                      r.performance.decode_tokens_per_s if r.performance else None,
                                      r.max_context, r.offload))
                 break
