@@ -98,28 +98,30 @@ def models() -> None:
 @click.option("--fits-here", is_flag=True, help="Only models that run on this machine, with the best quant for each.")
 @click.option("-c", "--context", "context_tokens", type=TOKEN_COUNT, default="8k", show_default=True,
               help="Context for --fits-here.")
+@click.option("--low-bits", is_flag=True,
+              help="--fits-here: go below Q3_K_M (IQ3_XXS ... IQ1_M) when nothing better fits.")
 @format_option()
 @sources_option
 def models_list(family: tuple[str, ...], vendor: tuple[str, ...], min_params: int | None,
-                max_params: int | None, fits_here: bool, context_tokens: int, fmt: str,
+                max_params: int | None, fits_here: bool, context_tokens: int, low_bits: bool, fmt: str,
                 show_sources: bool) -> None:  # fmt: skip
     """List models, by vendor then size."""
     if fits_here:
-        _print_fits_here(context_tokens, fmt)
+        _print_fits_here(context_tokens, fmt, low_bits)
         return
     listing = list_models(get_catalog(), families=family, vendors=vendor, min_params=min_params,
                           max_params=max_params, sources=show_sources)  # fmt: skip
     _print_listing(listing, fmt)
 
 
-def _print_fits_here(context_tokens: int, fmt: str) -> None:
+def _print_fits_here(context_tokens: int, fmt: str, low_bits: bool = False) -> None:
     from sizer.machine.detection import detect, hardware_from_local
     from sizer.sizing.fits_here import best_fits
     from sizer.units import format_gib, format_params
 
     local = hardware_from_local(detect())
     rows = best_fits(get_catalog(), gpus=local.gpus, ram_bytes=local.host_ram_bytes or None,
-                     context_tokens=context_tokens)
+                     context_tokens=context_tokens, low_bits=low_bits)
     table = [{"model": r.model_id, "params": format_params(r.total_params), "best quant": r.quant,
               "weights": format_gib(r.weights_bytes),
               "decode tok/s": f"{r.decode_tokens_per_s:.1f}" if r.decode_tokens_per_s else "",

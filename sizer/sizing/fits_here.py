@@ -1,7 +1,8 @@
 """`sizer models list --fits-here`: what runs on this machine, with the best quant for each model.
 
-"Best" is the highest-quality format that fits, trying formats from 16-bit down to 1.75 bits per
-weight; each try is a full `fit` (same core, same rules).
+"Best" is the highest-quality format that fits, trying formats from 16-bit down to the quality floor
+(Q3_K_M, ~3.9 bits per weight; `low_bits` goes on to IQ1_M, 1.75 bits: usable only as a last resort, a
+1-bit 70B is not the "best" way to run it); each try is a full `fit` (same core, same rules).
 """
 
 from __future__ import annotations
@@ -12,12 +13,16 @@ from sizer.catalog.loading import Catalog
 from sizer.errors import SizerError
 from sizer.sizing.fitter import fit
 
-__all__ = ["QUALITY_ORDER", "ModelFit", "best_fits"]
+__all__ = ["QUALITY_FLOOR", "QUALITY_ORDER", "ModelFit", "best_fits"]
 
 # llama.cpp file types from best to worst quality (llama.cpp perplexity scoreboard order)
 QUALITY_ORDER = ("bf16", "q8_0", "q6_k", "q5_k_m", "q4_k_m", "iq4_xs", "q3_k_m", "iq3_xxs", "q2_k", "iq2_xxs",
                  "iq1_m")
 _MIN_BITS = 1.75  # IQ1_M: nothing smaller is tried
+# The default floor, as `recommend`'s default formats: below it mean KLD on Llama-3-8B passes ~0.3
+# (the quantization reference's KLD table); ask for lower with low_bits
+QUALITY_FLOOR = "q3_k_m"
+_FLOOR_BITS = 3.5  # below Q3_K_M's ~3.9 bits per weight
 
 
 @dataclass(frozen=True)
@@ -33,15 +38,18 @@ class ModelFit:
 
 
 def best_fits(catalog: Catalog, *, gpus: tuple[tuple[str, int], ...], ram_bytes: int | None,
-              context_tokens: int = 8192, users: int = 1) -> list[ModelFit]:
-    """For every catalog model, the best-quality llama.cpp format that fits the hardware (or none)."""
+              context_tokens: int = 8192, users: int = 1, low_bits: bool = False) -> list[ModelFit]:
+    """For every catalog model, the best-quality llama.cpp format that fits the hardware (or none), down to
+    the quality floor (Q3_K_M) unless `low_bits`."""
+    order = QUALITY_ORDER if low_bits else QUALITY_ORDER[:QUALITY_ORDER.index(QUALITY_FLOOR) + 1]
+    min_bits = _MIN_BITS if low_bits else _FLOOR_BITS
     capacity = (ram_bytes or 0) + sum(
         int(catalog.accelerator(name).memory_gib_usable * 2**30) * count for name, count in gpus)
     rows: list[ModelFit] = []
     for entry in catalog.models.values():
-        if entry.total_params.value * _MIN_BITS / 8 > capacity:
+        if entry.total_params.value * min_bits / 8 > capacity:
             continue
-        for quant in QUALITY_ORDER:
+        for quant in order:
             try:
                 r = fit(entry.id, quant=quant, gpus=gpus, ram_bytes=ram_bytes, context_tokens=context_tokens,
                         users=users, engine="llama.cpp", catalog=catalog)
