@@ -6,8 +6,8 @@
 - A GPU that holds almost nothing (whole layers offloaded, fewer than a tenth of them on the GPUs) is not
   a GPU build: decode and prefill run at the CPU's speed, so it is left out as no better than CPU-only.
   Routed-expert offload (attention, shared experts and KV on the GPU) is the usual large-MoE build and is kept.
-- KTransformers joins the default search where it runs the format (CUDA desk and workstation cards,
-  routed experts in host RAM), beside llama.cpp's expert offload.
+- KTransformers joins the default search for MoE models where it runs the format (CUDA desk and workstation
+  cards, routed experts in host RAM), beside llama.cpp's expert offload.
 """
 
 from __future__ import annotations

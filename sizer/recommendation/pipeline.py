@@ -24,6 +24,7 @@ from sizer.model.reference import RawCounts, ResolvedModel, resolve_model
 from sizer.quant.assignment import resolve_quant
 from sizer.recommendation.cost import DEFAULT_USD_PER_KWH, ELECTRICITY_SOURCE, PUE_SOURCE, CostOptions
 from sizer.recommendation.expert import default_max_ttft_s, ttft_assumption
+from sizer.recommendation.front import machine_front
 from sizer.recommendation.quality import format_rank, is_16bit, quality_loss
 from sizer.recommendation.ranking import build_results, pareto_front, select
 from sizer.recommendation.records import Miss, SearchLimits
@@ -154,8 +155,11 @@ def recommend(
                         pareto=len(front), seconds=0.0)
     assumptions = _assumptions(c, context, kept, pool, cost_options, bool(c.engines))
     assumptions.insert(1, ttft_assumption(context, max_ttft, c.max_ttft_s is not None))
-    return build_results(model if isinstance(model, str) else resolved.id, resolved, search, chosen, c, context,
+    result = build_results(model if isinstance(model, str) else resolved.id, resolved, search, chosen, c, context,
                          cost_options, stats, start, assumptions)
+    recs = [r.model_copy(update={"faster_formats": machine_front(p, kept, search)})
+            for r, p in zip(result.recommendations, chosen, strict=True)]
+    return result.model_copy(update={"recommendations": recs})
 
 
 def _quality_miss(fmt: QuantFormat, limit: float, q: float | None) -> Miss:

@@ -263,7 +263,8 @@ def build_tasks(formats: Sequence[QuantFormat], space: Space, search: Search) ->
         for group, acc in enumerate(accs):
             if acc.id in dominated or not _fmt_ok(fmt, acc):
                 continue
-            extra = [] if space.engines_chosen or acc.id not in offload_ok else [
+            moe = bool(search.model.arch.n_routed_experts)
+            extra = [] if space.engines_chosen or not moe or acc.id not in offload_ok else [
                 e for e in offload_engines(fmt, acc, space.engines) if engine_limit(e, acc, fmt.id) is None]
             for eng in extra:  # expert offload beside llama.cpp's (routed experts in RAM)
                 search.fitter(fmt, eng)

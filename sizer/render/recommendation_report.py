@@ -64,6 +64,14 @@ def _title(res: RecommendResult, what: str) -> str:
 def _tail(res: RecommendResult, fmt: str, show_launch: bool) -> list[str]:
     md = fmt == "markdown"
     out: list[str] = []
+    faster = [r for r in res.recommendations if r.faster_formats]
+    if faster:
+        out += ["", "## Faster formats on the same machine" if md else "Faster formats on the same machine:"]
+        for r in faster:
+            points = "; ".join(
+                f"{f.quant_name} {f.per_user_decode_tokens_per_s:,.1f} tok/s, TTFT {f.ttft_s:,.1f} s, KLD "
+                f"{'?' if f.mean_kld is None else f'{f.mean_kld:.3f}'}" for f in r.faster_formats)
+            out.append(f"- #{r.rank} ({r.quant_name}, {r.per_user_decode_tokens_per_s:,.1f} tok/s): {points}")
     if res.rejected:
         out += ["", "## Rejected alternatives" if md else "Rejected (closest first):"]
         out += [f"- {x.hardware}, {x.quant} ({x.engine}): {x.reason}" for x in res.rejected]
