@@ -159,3 +159,9 @@ def test_default_engine_skips_an_engine_whose_matrix_forbids_the_format() -> Non
     hw = build_hardware(CAT, (("MI300X", 8),))
     assert default_engine(CAT, hw, CAT.quant("awq-int4-g128")).id != "vllm"
     assert default_engine(CAT, hw, CAT.quant("fp8-block128")).id == "vllm"
+
+
+def test_a_v4_flash_vllm_fit_prints_its_placement_header_once(run_cli) -> None:  # type: ignore[no-untyped-def]
+    for gpu in ("H100:4", "RTX 5090"):
+        res = run_cli("fit", "deepseek-v4-flash", "-e", "vllm", "--gpu", gpu)
+        assert res.exit_code == 0 and res.stdout.count("Placement on") == 1

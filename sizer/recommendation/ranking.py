@@ -160,7 +160,8 @@ def _placement_words(p: Placed) -> str:
     else:
         text = "one GPU"
     if lay.offload == "experts":
-        text += f"; routed experts of {lay.cpu_moe_layers} of {n_layers} layers in RAM (--n-cpu-moe)"
+        flag = "KTransformers CPU experts" if p.engine.id == "ktransformers" else "--n-cpu-moe"
+        text += f"; routed experts of {lay.cpu_moe_layers} of {n_layers} layers in RAM ({flag})"
     elif lay.offload == "layers" and lay.gpu_layers is not None:
         text += f"; {n_layers - lay.gpu_layers} of {n_layers} layers in RAM (-ngl {lay.gpu_layers})"
     return text
