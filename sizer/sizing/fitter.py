@@ -401,7 +401,7 @@ def compare_quants(model: str | RawCounts, quants: list[str], *, catalog: Catalo
     for q in expand_quant_names(quants, catalog):
         try:
             r = fit(model, quant=q, catalog=catalog, context_tokens=context_tokens, users=users, engine=engine,
-                    **hw)  # type: ignore[arg-type]
+                    suggest=False, **hw)  # type: ignore[arg-type]
         except FormatNotMadeError as exc:
             if not every:
                 raise
