@@ -165,3 +165,17 @@ def test_a_v4_flash_vllm_fit_prints_its_placement_header_once(run_cli) -> None: 
     for gpu in ("H100:4", "RTX 5090"):
         res = run_cli("fit", "deepseek-v4-flash", "-e", "vllm", "--gpu", gpu)
         assert res.exit_code == 0 and res.stdout.count("Placement on") == 1
+
+
+def test_a_unified_memory_machine_is_offered_a_second_machine() -> None:
+    # DeepSeek-V3 Q8_0 is ~665 GB: one 512 GB Mac Studio cannot hold it, two can (llama.cpp RPC)
+    r = _fit("deepseek-v3", quant="q8_0", gpus=(("M3 Ultra", 1),), context_tokens=32768)
+    assert r.fits is False
+    two = [s for s in r.suggestions if "--nodes" in s.args]
+    assert two and two[0].args[-2:] == ["--nodes", "2"]
+    again = _fit("deepseek-v3", **apply_args({"quant": "q8_0", "gpus": (("M3 Ultra", 1),), "context_tokens": 32768},
+                                             two[0].args))
+    assert again.fits is True and again.quant == "q8_0"
+    # every suggestion runs a format its engine loads (no "llama.cpp runs FP8 block-128")
+    for s in _fit("deepseek-v3", gpus=(("M3 Ultra", 1),), context_tokens=32768).suggestions:
+        assert "--nodes" not in s.args

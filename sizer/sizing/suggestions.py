@@ -78,10 +78,15 @@ class _Trier:
         self.model, self.request, self.refit, self.catalog = model, request, refit, catalog
 
     def run(self, args: list[str]) -> FitResult | None:
+        """The changed fit, or None when it fails or its engine does not load its format (not a way to a fit)."""
         try:
-            return self.refit(self.model, **apply_args(self.request, args), catalog=self.catalog, suggest=False)
+            r = self.refit(self.model, **apply_args(self.request, args), catalog=self.catalog, suggest=False)
         except SizerError:
             return None
+        eng, fmt = self.catalog.engines.get(r.engine), self.catalog.quants.get(r.quant)
+        if eng is not None and fmt is not None and fmt.id not in eng.supported_quants:
+            return None
+        return r
 
     def make(self, change: str, args: list[str], note: str = "") -> Suggestion | None:
         r = self.run(args)
@@ -117,10 +122,11 @@ def suggest_changes(model: Any, request: Mapping[str, Any], result: FitResult, h
     # 4. an engine with offload, and the RAM it needs
     if request.get("hardware") is None and not hw.is_unified:
         out.append(_offload(t, result, hw, catalog))
-    # 5. more GPUs of the same kind, 6. other GPUs
-    if request.get("hardware") is None and len(hw.accelerators) == 1 and not hw.is_unified:
+    # 5. more GPUs of the same kind (more machines for unified-memory ones), 6. other GPUs
+    if request.get("hardware") is None and len(hw.accelerators) == 1:
         out.append(_more_gpus(t, hw))
-        out.append(_other_gpus(t, result, hw, catalog))
+        if not hw.is_unified:
+            out.append(_other_gpus(t, result, hw, catalog))
     return [s for s in out if s is not None]
 
 
@@ -188,11 +194,19 @@ def _offload(t: _Trier, result: FitResult, hw: Hardware, catalog: Catalog) -> Su
 def _more_gpus(t: _Trier, hw: Hardware) -> Suggestion | None:
     """More cards of the same kind in the machine (consumer cards up to four), then more such machines."""
     acc, count = hw.accelerators[0]
+    if acc.unified_memory:  # Macs, DGX Spark: more machines (llama.cpp RPC, MLX distributed, vLLM over Ray)
+        tries = [(["--gpu", f"{acc.id}:{count}", "--nodes", str(k)], f"{k} machines of {acc.name}")
+                 for k in range(max(2, hw.nodes + 1), _MAX_NODES + 1)]
+        return _first_fit(t, tries)
     most = _CONSUMER_MAX if acc.segment == "consumer" else (acc.max_per_node or 8)
     tries = [(["--gpu", f"{acc.id}:{n}"], f"{n}x {acc.name} instead of {count}") for n in range(count + 1, most + 1)]
     if acc.segment in ("datacenter", "cloud"):
         tries += [(["--gpu", f"{acc.id}:{most}", "--nodes", str(k)], f"{k} nodes of {most}x {acc.name}")
                   for k in range(max(2, hw.nodes + 1), _MAX_NODES + 1)]
+    return _first_fit(t, tries)
+
+
+def _first_fit(t: _Trier, tries: list[tuple[list[str], str]]) -> Suggestion | None:
     for args, change in tries:
         r = t.run(args)
         if r is not None and r.fits:
