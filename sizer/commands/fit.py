@@ -101,4 +101,11 @@ def fit_command(model: str | None, quants: tuple[str, ...], gpus: tuple[Any, ...
     if fmt == "table":
         for w in result.warnings:
             click.echo(f"warning: {w}", err=True)
+    if fmt == "html":
+        from sizer.render.html_report import render_fit_html, sources_of_fit
+        from sizer.sizing.context_sweep import decode_by_context
+
+        points = decode_by_context(ref, result, kv_dtype=kv_dtype, **common) if result.performance else []
+        click.echo(render_fit_html(result, points, sources_of_fit(result, catalog)), nl=False)
+        return
     click.echo(render_fit(result, fmt), nl=False)

@@ -114,6 +114,14 @@ def recommend_command(model: str, as_plan: bool, show_launch: bool, fmt: str, **
     from sizer.render.recommendation_report import render_plan, render_recommendations
 
     result = _run(model, kw)
+    if fmt == "html":
+        from sizer.render.html_report import render_plan_html, render_recommend_html, sources_of_recommend
+
+        sources = sources_of_recommend(result, get_catalog())
+        page = render_plan_html(result, sources) if as_plan else render_recommend_html(result, sources,
+                                                                                        show_launch=show_launch)
+        click.echo(page, nl=False)
+        return
     text = render_plan(result, fmt) if as_plan else render_recommendations(result, fmt, show_launch=show_launch)
     click.echo(text, nl=False)
 
@@ -131,4 +139,10 @@ def plan_command(model: str, fmt: str, **kw: Any) -> None:
     """
     from sizer.render.recommendation_report import render_plan
 
-    click.echo(render_plan(_run(model, kw), fmt), nl=False)
+    result = _run(model, kw)
+    if fmt == "html":
+        from sizer.render.html_report import render_plan_html, sources_of_recommend
+
+        click.echo(render_plan_html(result, sources_of_recommend(result, get_catalog())), nl=False)
+        return
+    click.echo(render_plan(result, fmt), nl=False)
