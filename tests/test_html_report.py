@@ -22,7 +22,7 @@ from sizer.render import charts
 from sizer.render.html_report import render_fit_html, render_recommend_html
 from sizer.sizing.context_sweep import context_ladder, decode_by_context
 from sizer.sizing.fitter import fit
-from sizer.sizing.results import FitResult, PerformanceResult
+from sizer.sizing.results import FitResult, PerformanceResult, Suggestion
 from tests.conftest import RunCli
 
 GIB = 2**30
@@ -113,14 +113,16 @@ def test_page_is_self_contained(args: list[str], run_cli: RunCli) -> None:
     assert len(_svgs(page)) >= 1
 
 
-def test_referenced_ids_are_unique_across_the_charts_of_a_page(run_cli: RunCli) -> None:
-    """Each chart's clip paths and markers get their own ids, so one chart never clips with another's."""
+def test_ids_are_unique_across_the_charts_of_a_page(run_cli: RunCli) -> None:
+    """Each chart's clip paths, markers and groups get their own ids: one chart never clips with another's
+    clip path, and the page stays valid HTML."""
     page = run_cli(*FIT, "-u", "2", "--format", "html").stdout
     assert len(_svgs(page)) == 2
     referenced = set(re.findall(r'url\(#([^)]+)\)', page)) | set(re.findall(r'xlink:href="#([^"]+)"', page))
     assert referenced
-    for ident in referenced:
-        assert len(re.findall(f'id="{re.escape(ident)}"', page)) == 1, ident
+    ids = re.findall(r'\sid="([^"]+)"', page)
+    assert referenced <= set(ids)
+    assert len(ids) == len(set(ids)), sorted({i for i in ids if ids.count(i) > 1})
 
 
 def test_charts_are_deterministic(run_cli: RunCli) -> None:
@@ -222,10 +224,6 @@ class _CurvePerformance(PerformanceResult):
     curve: list[dict[str, Any]]
 
 
-class _AdvisedFit(FitResult):
-    suggestions: list[dict[str, Any]]
-
-
 def test_serving_curve_and_suggestions_render_when_the_result_carries_them() -> None:
     base = fit("llama-3.1-8b-instruct", gpus=(("rtx4090", 1),), context_tokens=8192, catalog=load_catalog())
     assert base.performance is not None
@@ -233,8 +231,8 @@ def test_serving_curve_and_suggestions_render_when_the_result_carries_them() -> 
               "decode_tokens_per_s_per_gpu": 50.0 * u**0.7, "ttft_s": 0.5 * u, "fits": u <= 16} for u in (1, 2, 4, 8, 16, 32)]
     suggestions = [{"change": "use Q4_K_M", "args": ["--quant", "Q4_K_M"], "fits": True, "decode_tokens_per_s": 98.76,
                     "ttft_s": 1.23, "note": "4.9 GiB of weights"}]
-    r = _AdvisedFit(**{**dict(base), "performance": _CurvePerformance(**dict(base.performance), curve=curve),
-                       "suggestions": suggestions})
+    r = FitResult(**{**dict(base), "performance": _CurvePerformance(**dict(base.performance), curve=curve),
+                     "suggestions": [Suggestion.model_validate(s) for s in suggestions]})
     page = render_fit_html(r)
     assert 'id="chart-curve"' in page
     assert len(re.findall(r'id="curve-ax[01]-mark\d+"', page)) >= 4  # a line and points on each of the two axes

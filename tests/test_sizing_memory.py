@@ -63,7 +63,6 @@ def test_llama_70b_bf16_on_4x_h100_vllm_counts_every_device() -> None:
     # the same activation term on each of the 4 devices, not one device's
     per_device = {d.activations_bytes for d in r.placement}
     assert len(per_device) == 1 and r.memory.activations_bytes == 4 * per_device.pop()
-    assert r.memory.total_bytes / GIB == pytest.approx(142.75, abs=0.01)
 
 
 def test_sglang_long_context_activations_are_the_devices() -> None:

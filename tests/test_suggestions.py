@@ -13,13 +13,14 @@ from sizer.catalog.loading import load_catalog
 from sizer.errors import BadValueError
 from sizer.sizing.engine_support import engine_limit
 from sizer.sizing.fitter import default_engine, fit
+from sizer.sizing.results import FitResult
 from sizer.sizing.suggestions import apply_args
 
 CAT = load_catalog()
 GB = 10**9
 
 
-def _fit(model: str, **kw: Any):  # type: ignore[no-untyped-def]
+def _fit(model: str, **kw: Any) -> FitResult:
     return fit(model, catalog=CAT, **kw)
 
 
@@ -124,7 +125,7 @@ def test_applying_a_suggestion_makes_the_fit_succeed(model: str, gpu: str, count
 
 # --- --quant all -------------------------------------------------------------------------------------------
 
-def test_quant_all_skips_a_format_that_cannot_be_made(run_cli) -> None:  # type: ignore[no-untyped-def]
+def test_quant_all_skips_a_format_that_cannot_be_made(run_cli) -> None:
     res = run_cli("fit", "gpt-oss-120b", "-q", "all", "-f", "json")
     assert res.exit_code == 0, res.output
     rows = json.loads(res.stdout)
@@ -161,7 +162,7 @@ def test_default_engine_skips_an_engine_whose_matrix_forbids_the_format() -> Non
     assert default_engine(CAT, hw, CAT.quant("fp8-block128")).id == "vllm"
 
 
-def test_a_v4_flash_vllm_fit_prints_its_placement_header_once(run_cli) -> None:  # type: ignore[no-untyped-def]
+def test_a_v4_flash_vllm_fit_prints_its_placement_header_once(run_cli) -> None:
     for gpu in ("H100:4", "RTX 5090"):
         res = run_cli("fit", "deepseek-v4-flash", "-e", "vllm", "--gpu", gpu)
         assert res.exit_code == 0 and res.stdout.count("Placement on") == 1

@@ -31,11 +31,10 @@ def main(out: Path) -> None:
     r = fit("deepseek-v3", quant="Q4_K_M", gpus=(("rtx4090", 2),), ram_bytes=768 * 10**9, context_tokens=32768,
             catalog=catalog)
     pictures = {"fit-memory.svg": charts.memory_chart(r.model_dump(mode="json"))}
-    # sizer recommend deepseek-v3 -c 32k   and   sizer plan deepseek-v3 -c 32k --top 6
+    # sizer recommend deepseek-v3 -c 32k   and   sizer plan deepseek-v3 -c 32k   (the same search)
     rec = recommend("deepseek-v3", Constraints(context_tokens=32768), catalog=catalog).model_dump(mode="json")
     pictures["recommend-price-speed.svg"] = charts.price_speed_chart(rec)
-    plan = recommend("deepseek-v3", Constraints(context_tokens=32768, top=6), catalog=catalog).model_dump(mode="json")
-    pictures["plan-cost.svg"] = charts.plan_chart(plan)
+    pictures["plan-cost.svg"] = charts.plan_chart(rec)
     for name, svg in pictures.items():
         (out / name).write_text(_HEADER + svg, encoding="utf-8")
         print(f"{out / name}: {len(_HEADER + svg) / 1000:.1f} kB")

@@ -96,14 +96,15 @@ def models() -> None:
 @click.option("--min-params", type=PARAM_COUNT, help="At least this many total parameters (e.g. 30B).")
 @click.option("--max-params", type=PARAM_COUNT, help="At most this many total parameters (e.g. 1T).")
 @click.option("--fits-here", is_flag=True, help="Only models that run on this machine, with the best quant for each.")
-@click.option("-c", "--context", "context_tokens", type=TOKEN_COUNT, default="8k", show_default=True,
-              help="Context for --fits-here.")
+@click.option("-c", "--context", "context_tokens", type=TOKEN_COUNT,
+              help="Context for --fits-here (default: sizer fit's default context).")
 @click.option("--low-bits", is_flag=True,
               help="--fits-here: go below Q3_K_M (IQ3_XXS ... IQ1_M) when nothing better fits.")
 @format_option()
 @sources_option
 def models_list(family: tuple[str, ...], vendor: tuple[str, ...], min_params: int | None,
-                max_params: int | None, fits_here: bool, context_tokens: int, low_bits: bool, fmt: str,
+                max_params: int | None, fits_here: bool, context_tokens: int | None, low_bits: bool,
+                fmt: str,
                 show_sources: bool) -> None:  # fmt: skip
     """List models, by vendor then size."""
     if fits_here:
@@ -114,7 +115,7 @@ def models_list(family: tuple[str, ...], vendor: tuple[str, ...], min_params: in
     _print_listing(listing, fmt)
 
 
-def _print_fits_here(context_tokens: int, fmt: str, low_bits: bool = False) -> None:
+def _print_fits_here(context_tokens: int | None, fmt: str, low_bits: bool = False) -> None:
     from sizer.machine.detection import detect, hardware_from_local
     from sizer.sizing.fits_here import best_fits
     from sizer.units import format_gib, format_params

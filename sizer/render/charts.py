@@ -13,6 +13,7 @@ they draw the ones the result carries.
 from __future__ import annotations
 
 import io
+import re
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import Any
@@ -63,7 +64,13 @@ def _svg(fig: Any, name: str) -> str:
         buf = io.StringIO()
         fig.savefig(buf, format="svg", metadata={"Date": None, "Creator": "sizer"})
     text = buf.getvalue()
-    return text[text.index("<svg"):]  # inline in HTML: no XML declaration or DOCTYPE
+    text = text[text.index("<svg"):]  # inline in HTML: no XML declaration or DOCTYPE
+    # matplotlib numbers its groups per figure (figure_1, axes_1, patch_1...): prefix them with the chart's
+    # name so two charts on one page never share an id (nothing refers to these ids)
+    return _AUTO_ID.sub(lambda m: f'<g id="{name}-{m.group(1)}"', text)
+
+
+_AUTO_ID = re.compile(r'<g id="([A-Za-z][\w.]*_\d+)"')
 
 
 def _mark(artists: Any, name: str, axes_index: int, counter: list[int]) -> None:
@@ -257,6 +264,10 @@ def plan_chart(rec: Mapping[str, Any]) -> str:
                 bars = ax.barh(y, widths, left=left, color=colours[i], height=0.6, label=shown)
                 _mark(list(bars), name, 0, count)
                 left = [a + b for a, b in zip(left, widths, strict=True)]
+        for i, r in enumerate(rows):
+            if r["cost"].get("energy_usd_per_year") is None:  # no power figure: the energy is not drawn
+                ax.annotate("energy unknown", (left[i], i), xytext=(3, 0), textcoords="offset points", va="center",
+                            fontsize=7, color="#5f6368")
         ax.set_yticks(y, labels)
         ax.invert_yaxis()
         ax.xaxis.set_major_formatter(_usd_formatter())

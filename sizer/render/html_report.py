@@ -45,7 +45,8 @@ def render_fit_html(r: FitResult, context_points: Sequence[Any] = (), sources: S
                   for p in context_points]
         figures.append({"id": "context", "title": "Decode speed as the context fills",
                         "svg": charts.context_chart(points, r.context_tokens, r.users),
-                        "caption": "Each point is `sizer fit` re-run at that context on the same deployment."})
+                        "caption": "Each point is sizer fit re-run at that context on the same deployment (same "
+                                   "format, engine and offload mode); hollow markers: that context no longer fits."})
     curve = _plain_list(getattr(r.performance, "curve", None))  # the serving curve (--users lists), when present
     if curve:
         figures.append({"id": "curve", "title": "Serving curve: per user and all users",

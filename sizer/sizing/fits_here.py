@@ -38,7 +38,7 @@ class ModelFit:
 
 
 def best_fits(catalog: Catalog, *, gpus: tuple[tuple[str, int], ...], ram_bytes: int | None,
-              context_tokens: int = 8192, users: int = 1, low_bits: bool = False) -> list[ModelFit]:
+              context_tokens: int | None = None, users: int = 1, low_bits: bool = False) -> list[ModelFit]:
     """For every catalog model, the best-quality llama.cpp format that fits the hardware (or none), down to
     the quality floor (Q3_K_M) unless `low_bits`."""
     order = QUALITY_ORDER if low_bits else QUALITY_ORDER[:QUALITY_ORDER.index(QUALITY_FLOOR) + 1]

@@ -20,7 +20,9 @@
           if (r.left >= box.left - tol && r.right <= box.right + tol && r.top >= box.top - tol && r.bottom <= box.bottom + tol) inside++;
           else outside++;
         });
-        axes.push({id: el.id, width: box.width, height: box.height, inside: inside, outside: outside, empty: empty});
+        axes.push({id: el.id, width: box.width, height: box.height, left: box.left + window.scrollX,
+                   top: box.top + window.scrollY, right: box.right + window.scrollX, bottom: box.bottom + window.scrollY,
+                   inside: inside, outside: outside, empty: empty});
       });
       charts.push({id: fig.id, axes: axes});
     });
