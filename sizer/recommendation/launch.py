@@ -4,9 +4,10 @@ The command reproduces the layout the fit core chose: tensor / pipeline parallel
 TensorRT-LLM; several nodes through Ray or the engine's own launcher), GPU layers, routed experts in
 RAM and the per-GPU layer split (llama.cpp `-ngl`, `--n-cpu-moe`, `--tensor-split`), the context for
 every sequence, the number of sequences and the KV cache type. Checkpoints: the model's Hugging Face
-repo when the format is its native (or 16-bit) checkpoint; otherwise a placeholder names
-the conversion to look for (`<user>/DeepSeek-V3-GGUF`, `mlx-community/...-4bit`), because the catalog
-does not track conversions.
+repo when the format is its native (or 16-bit) checkpoint; a published conversion the catalog lists
+for the model (`conversions`: unsloth / bartowski GGUF repos, official FP8 / AWQ checkpoints) when one
+holds the format; the repo the user gave (a Hugging Face repo or GGUF repo read header-only); and only
+otherwise a placeholder naming the conversion to look for (`<user>/DeepSeek-V3-GGUF`).
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ import shlex
 from dataclasses import dataclass
 
 from sizer.placement import Layout
-from sizer.schema import Engine, QuantFormat
+from sizer.schema import Conversion, Engine, QuantFormat
 from sizer.sizing.engine_support import platform_limit
 
 __all__ = ["LaunchSpec", "commands_for", "launch_command", "yarn_setting"]
@@ -49,7 +50,21 @@ class LaunchSpec:
     device_gib: float  # memory of one GPU (for SGLang's static fraction)
     unified_apple: bool = False
     wired_limit_mb: int | None = None  # macOS GPU working set the layout needs, when above the default
+    conversions: tuple[Conversion, ...] = ()  # published conversions of a catalog model
+    gguf_repo: str | None = None  # a GGUF repo the user gave (org/name-GGUF), whose files hold the formats
     rope: tuple[float, int] | None = None  # YaRN (factor, original positions) when the context needs it
+
+
+def _conversion(spec: LaunchSpec, fmt_kind: str) -> Conversion | None:
+    """The first published conversion of this kind that holds the format (any file type for a GGUF repo)."""
+    for c in spec.conversions:
+        if c.format == fmt_kind and (fmt_kind == "gguf" or spec.fmt.id in c.quants):
+            return c
+    return None
+
+
+def _published(c: Conversion) -> str:
+    return f"published by {c.publisher or c.repo.split('/')[0]} ({c.source})"
 
 
 def yarn_setting(context_tokens: int, max_position_embeddings: int, factor: float | None,
@@ -94,6 +109,9 @@ def _checkpoint(spec: LaunchSpec) -> tuple[str, list[str], list[str]]:
             return spec.repo, [], []
         return _placeholder(spec.repo, fmt.name), [], [
             f"placeholder: {spec.repo} ships {spec.native_id}; convert it to {fmt.name} first"]
+    conv = _conversion(spec, "safetensors")
+    if conv is not None:
+        return conv.repo, [], [f"{conv.repo}: {fmt.name} checkpoint {_published(conv)}"]
     if fmt.id == "fp8-per-tensor" and spec.native_id in ("bf16", "f16"):
         return spec.repo, ["--quantization", "fp8"], ["FP8 weights quantized on load (dynamic per-tensor scales)"]
     note = (f"placeholder: <user> is whoever published {spec.repo} in {fmt.name} (the engine reads the format "
@@ -101,8 +119,17 @@ def _checkpoint(spec: LaunchSpec) -> tuple[str, list[str], list[str]]:
     return _placeholder(spec.repo, fmt.name), [], [note]
 
 
-def _gguf(spec: LaunchSpec) -> str:
-    return f"{_placeholder(spec.repo, 'GGUF')}:{spec.fmt.name}"
+def _gguf(spec: LaunchSpec) -> tuple[str, str]:
+    """(repo:QUANT for llama.cpp's -hf, a note saying where it comes from)."""
+    if spec.gguf_repo:
+        return f"{spec.gguf_repo}:{spec.fmt.name}", f"{spec.gguf_repo}: the GGUF repo given"
+    conv = _conversion(spec, "gguf")
+    if conv is not None:
+        return f"{conv.repo}:{spec.fmt.name}", (
+            f"{conv.repo}: GGUF conversion {_published(conv)}; check that it has {spec.fmt.name} files")
+    return f"{_placeholder(spec.repo, 'GGUF')}:{spec.fmt.name}", (
+        f"placeholder: <user> is whoever published a GGUF conversion of {spec.repo} with {spec.fmt.name} "
+        "files on Hugging Face; or -m /path/to/model.gguf")
 
 
 def _vllm(spec: LaunchSpec, engine: Engine) -> tuple[str, list[str]]:
@@ -181,7 +208,8 @@ def _llama_cpp(spec: LaunchSpec, engine: Engine) -> tuple[str, list[str]]:
     lay = spec.layout
     n_layers = len(lay.slots[0].kv_share) if lay.slots else 0
     ngl = lay.gpu_layers if lay.gpu_layers is not None else n_layers
-    args = ["llama-server", "-hf", _gguf(spec), "-c", str(spec.context_tokens * spec.users)]
+    hf, where = _gguf(spec)
+    args = ["llama-server", "-hf", hf, "-c", str(spec.context_tokens * spec.users)]
     if spec.users > 1:
         args += ["--parallel", str(spec.users)]
     args += ["-ngl", "999" if ngl >= n_layers else str(ngl)]
@@ -193,8 +221,7 @@ def _llama_cpp(spec: LaunchSpec, engine: Engine) -> tuple[str, list[str]]:
     args += ["-fa", "on", "-ctk", spec.kv_dtype, "-ctv", spec.kv_dtype, "--port", str(_PORT)]
     if spec.rope is not None:
         args += ["--rope-scaling", "yarn", "--rope-scale", f"{spec.rope[0]:g}", "--yarn-orig-ctx", str(spec.rope[1])]
-    notes = [(f"placeholder: <user> is whoever published a GGUF conversion of {spec.repo} with {spec.fmt.name} "
-              "files on Hugging Face; or -m /path/to/model.gguf"), *_rope_note(spec)]
+    notes = [where, *_rope_note(spec)]
     if lay.cpu_moe_layers:
         notes.append(f"--n-cpu-moe {lay.cpu_moe_layers}: the routed experts of the first {lay.cpu_moe_layers} "
                      "layers stay in RAM and run on the CPU")
@@ -217,21 +244,25 @@ def _ollama(spec: LaunchSpec, engine: Engine) -> tuple[str, list[str]] | None:
     ngl = lay.gpu_layers if lay.gpu_layers is not None else n_layers
     kv = spec.kv_dtype if spec.kv_dtype in ("f16", "q8_0", "q4_0") else "f16"
     name = f"{spec.model_name}-{spec.fmt.name}".lower().replace(" ", "-").replace("/", "-")
-    lines = ["cat > Modelfile <<'EOF'", f"FROM hf.co/{_gguf(spec)}", f"PARAMETER num_ctx {spec.context_tokens}"]
+    hf, where = _gguf(spec)
+    lines = ["cat > Modelfile <<'EOF'", f"FROM hf.co/{hf}", f"PARAMETER num_ctx {spec.context_tokens}"]
     if ngl < n_layers:
         lines.append(f"PARAMETER num_gpu {ngl}")
     lines += ["EOF", f"ollama create {name} -f Modelfile",
               f"OLLAMA_NUM_PARALLEL={spec.users} OLLAMA_FLASH_ATTENTION=1 OLLAMA_KV_CACHE_TYPE={kv} ollama serve"]
     rope = ([f"Ollama has no YaRN setting: beyond {spec.rope[1]:,} positions use llama.cpp (--rope-scaling yarn)"]
             if spec.rope is not None else [])
-    return "\n".join(lines), ["num_ctx is per request; Ollama multiplies it by OLLAMA_NUM_PARALLEL",
-                              "placeholder: the GGUF repo as for llama.cpp", *rope]
+    return "\n".join(lines), ["num_ctx is per request; Ollama multiplies it by OLLAMA_NUM_PARALLEL", where, *rope]
 
 
 def _mlx(spec: LaunchSpec, engine: Engine) -> tuple[str, list[str]]:
     fmt = spec.fmt
     notes: list[str] = []
-    if fmt.format_kind == "mlx":
+    conv = _conversion(spec, "mlx") if fmt.format_kind == "mlx" else None
+    if conv is not None:
+        repo = conv.repo
+        notes.append(f"{conv.repo}: MLX {fmt.name} build {_published(conv)}")
+    elif fmt.format_kind == "mlx":
         bits = int(fmt.weight_bits or 4)
         repo = _placeholder(spec.repo, f"{bits}bit", owner="mlx-community")
         notes.append(f"placeholder: an MLX {fmt.name} conversion (mlx-community names them so), or make one with "

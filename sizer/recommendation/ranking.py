@@ -202,11 +202,16 @@ def fit_command(inputs: FitInputs) -> str:
 
 def _launch(p: Placed, model: ResolvedModel, search: Search) -> list[LaunchCommand]:
     entry = model.entry
-    repo = entry.hf_repos[0] if entry is not None and entry.hf_repos else model.id
+    given = (model.repo or "").split(":", 1)[0] or None  # a Hugging Face repo the user gave
+    is_gguf_repo = bool(model.repo and ":" in model.repo)
+    repo = entry.hf_repos[0] if entry is not None and entry.hf_repos else (given or model.id)
     first = p.hw.accelerators[0][0]
     mem = p.fitter.memory
     assert mem is not None
-    spec = LaunchSpec(repo=repo, model_name=model.id, fmt=p.fmt, native_id=entry.native_quant if entry else None,
+    native = entry.native_quant if entry else (model.quant_hint if given and not is_gguf_repo else None)
+    spec = LaunchSpec(repo=repo, model_name=model.id, fmt=p.fmt, native_id=native,
+                      conversions=tuple(entry.conversions) if entry else (),
+                      gguf_repo=given if is_gguf_repo else None,
                       layout=p.layout, nodes=p.hw.nodes, gpus_per_node=p.hw.gpus_per_node,
                       context_tokens=search.workload.context_tokens, users=search.workload.users,
                       kv_dtype=mem.kv_dtype.name, device_gib=first.memory_gib_usable,
@@ -316,7 +321,7 @@ def build_results(model_ref: str, model: ResolvedModel, search: Search, chosen: 
     stats = stats.model_copy(update={"seconds": round(time.perf_counter() - start, 3)})
     return RecommendResult(
         model=ModelResult(id=m.id, name=m.name, source=m.source, total_params=m.total_params,  # type: ignore[arg-type]
-                          active_params=m.active_params, family=m.arch.family,
+                          active_params=m.active_params, family=m.arch.family, repo=m.repo,
                           official_total_params=m.entry.total_params.value if m.entry else None),
         context_tokens=context, users=search.workload.users, constraints=constraints, recommendations=recs,
         rejected=_rejections(search.misses, shown), search=stats, configurations=_configurations(search, chosen),

@@ -109,8 +109,8 @@ class Fitter:
     notes: list[str] = field(default_factory=list)
 
     def __post_init__(self) -> None:
-        if self.model.file_tensors is not None:
-            self.tensors = self.model.file_tensors
+        if self.model.file_tensors is not None and (self.quant is None or self.model.tensors is None):
+            self.tensors = self.model.file_tensors  # as stored (a GGUF file cannot be re-quantized here)
         else:
             assert self.quant is not None and self.model.tensors is not None
             self.tensors = assign(self.model.tensors, self.quant, self.catalog, arch=self.model.arch)
@@ -214,7 +214,11 @@ def fit(
     catalog = catalog or load_catalog()
     if offload not in OFFLOAD_MODES:
         raise BadValueError(f"--offload must be one of {', '.join(OFFLOAD_MODES)}, not {offload!r}")
-    resolved = resolve_model(model, catalog)
+    resolved = resolve_model(model, catalog, quant=quant)
+    if quant == "native" and resolved.default_quant:
+        quant = resolved.default_quant  # an Ollama tag names its quantization
+    if engine is None and resolved.default_engine and resolved.default_engine in catalog.engines:
+        engine = resolved.default_engine
     hw = hardware
     if hw is None and (gpus or system or ram_bytes):
         hw = build_hardware(catalog, gpus, nodes=nodes, ram_bytes=ram_bytes, ram_bandwidth_gb_s=ram_bandwidth_gb_s,
@@ -275,8 +279,8 @@ def _plain_name_on_engine(quant: str, fmt: QuantFormat | None, eng: Engine, reso
 
 
 def _resolve_format(resolved: ResolvedModel, quant: str, catalog: Catalog) -> QuantFormat | None:
-    if resolved.file_tensors is not None:
-        return None
+    if resolved.file_tensors is not None and (quant == "native" or resolved.tensors is None):
+        return None  # the file's own types (a GGUF repo's --quant picked the file)
     if quant == "native" and resolved.entry is None:
         quant = resolved.quant_hint or "bf16"
     return resolve_quant(quant, resolved.entry, catalog)
@@ -345,7 +349,7 @@ def _result(f: Fitter, hw: Hardware | None, offload: str, *, context_given: bool
                                      ("measured_on", q.measured_on), ("source", q.source)) if v is not None}
     return FitResult(
         model=ModelResult(id=m.id, name=m.name, source=m.source, total_params=m.total_params,  # type: ignore[arg-type]
-                          active_params=m.active_params, family=arch.family,
+                          active_params=m.active_params, family=arch.family, repo=m.repo,
                           official_total_params=m.entry.total_params.value if m.entry else None),
         quant=qid, quant_name=qname, engine=f.engine.id, context_tokens=f.workload.context_tokens,
         users=f.workload.users, kv_dtype=mem.kv_dtype.name, hardware=hw.describe() if hw else "",
@@ -359,6 +363,8 @@ def _result(f: Fitter, hw: Hardware | None, offload: str, *, context_given: bool
 def _mtp_bytes(f: Fitter) -> int:
     """Bytes of the MTP layers in this format (the inventory flags them; quantization leaves them out)."""
     m = f.model
+    if f.quant is None and m.file_tensors is not None:  # a checkpoint's own MTP tensors, as stored
+        return sum(qt.weights_bytes for qt in m.file_tensors if qt.tensor.is_mtp)
     if f.quant is None or m.tensors is None or not any(t.is_mtp for t in m.tensors):
         return 0
     with_mtp = assign(m.tensors, f.quant, f.catalog, arch=m.arch, include_mtp=True)

@@ -40,7 +40,10 @@ class _Result(BaseModel):
 class ModelResult(_Result):
     id: str = Field(description="Catalog id, file name, or 'raw'.")
     name: str = Field(description="Display name.")
-    source: Literal["catalog", "config", "safetensors", "gguf", "raw"] = Field(description="Where the model came from.")
+    source: Literal["catalog", "config", "safetensors", "gguf", "raw", "huggingface", "ollama"] = Field(
+        description="Where the model came from: the catalog, a local config/safetensors/GGUF file, raw counts, "
+        "a Hugging Face repo read header-only, or an Ollama tag of a catalog model.")
+    repo: str | None = Field(default=None, description="The Hugging Face repo (and GGUF file) the model was read from.")
     total_params: int = Field(description="Parameters of the loaded model (MTP layers excluded unless loaded).")
     active_params: int = Field(description="Parameters a token uses (equal to total for dense models).")
     official_total_params: int | None = Field(default=None, description="The vendor's count, when known.")
