@@ -98,7 +98,11 @@ def fit_command(model: str | None, quants: tuple[str, ...], gpus: tuple[Any, ...
                                   ram_type=ram_type,
                                   context_tokens=context_tokens, users=users, engine=engine, catalog=catalog, **hw)
     if is_comparison(quants):
-        click.echo(render_quant_rows(compare_quants(ref, list(quants), **common), fmt), nl=False)
+        skipped: list[str] = []
+        rows = compare_quants(ref, list(quants), skipped=skipped, **common)
+        for note in skipped:
+            click.echo(f"note: {note}", err=True)
+        click.echo(render_quant_rows(rows, fmt), nl=False)
         return
     result = fit(ref, quant=quants[0] if quants else "native", kv_dtype=kv_dtype, offload=offload, **common)
     if fmt == "table":

@@ -34,6 +34,9 @@ def _search_options(func: Any) -> Any:
                      help="Concurrent sequences."),
         click.option("--min-tps", type=click.FloatRange(min=0), default=_C["min_tps"], show_default=True,
                      help="Minimum decode tokens/s per user (0: any speed)."),
+        click.option("--max-ttft", "max_ttft_s", type=click.FloatRange(min=0),
+                     help="Longest time to first token for a full-context prompt, s (default: the context at 50 "
+                     "tokens/s, at least 60 s; 0 for any)."),
         click.option("--budget", "budget_usd", type=click.FloatRange(min=0), help="Maximum capital cost, USD."),
         click.option("--vendor", "vendors", multiple=True, help="Only this GPU vendor (repeatable)."),
         click.option("--max-gpus", type=click.IntRange(1), help="At most this many accelerators in total."),

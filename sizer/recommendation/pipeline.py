@@ -25,6 +25,8 @@ from sizer.memory.breakdown import Workload
 from sizer.model.reference import RawCounts, ResolvedModel, resolve_model
 from sizer.quant.assignment import resolve_quant
 from sizer.recommendation.cost import DEFAULT_USD_PER_KWH, ELECTRICITY_SOURCE, PUE_SOURCE, CostOptions
+from sizer.recommendation.expert import default_max_ttft_s, ttft_assumption
+from sizer.recommendation.front import machine_front
 from sizer.recommendation.quality import format_rank, is_16bit, quality_loss
 from sizer.recommendation.ranking import build_results, pareto_front, select
 from sizer.recommendation.records import Miss, SearchLimits
@@ -56,6 +58,7 @@ class Constraints:
     context_tokens: int | None = None  # tokens per sequence; None: fit's default (8192)
     users: int = 1  # concurrent sequences
     min_tps: float | None = DEFAULT_MIN_TPS  # per-user decode tokens/s
+    max_ttft_s: float | None = None  # time to first token of a full-context prompt; None: the default, 0: any
     budget_usd: float | None = None
     vendors: tuple[str, ...] = ()
     max_gpus: int | None = None
@@ -90,6 +93,11 @@ def _formats(names: Sequence[str], model: ResolvedModel, catalog: Catalog) -> li
         if not names and native is not None and is_16bit(fmt) and not is_16bit(native):
             continue  # by default no upcast of an 8- or 4-bit release: same quality, twice the memory
         out.setdefault(fmt.id, fmt)
+    if not names and native is not None:  # the native checkpoint converted as is for GGUF engines (MXFP4_MOE)
+        for engine in catalog.engines.values():
+            target = engine.converted_formats.get(native.id)
+            if target is not None and target in catalog.quants:
+                out.setdefault(target, catalog.quants[target])
     return list(out.values())
 
 
@@ -124,10 +132,12 @@ def recommend(
     resolved = resolve_model(model, catalog)
     context = c.context_tokens or min(DEFAULT_CONTEXT_TOKENS, resolved.arch.max_position_embeddings)
     workload = Workload(context, c.users)
+    max_ttft = default_max_ttft_s(context) if c.max_ttft_s is None else (c.max_ttft_s or None)
     formats = _formats(c.quants, resolved, catalog)
     quality = {f.id: quality_loss(f, resolved, catalog)[0] for f in formats}
     search = Search(resolved, catalog, workload,
-                    SearchLimits(c.min_tps or None, c.budget_usd, c.max_gpus, c.max_power_w, c.max_nodes),
+                    SearchLimits(c.min_tps or None, c.budget_usd, c.max_gpus, c.max_power_w, c.max_nodes,
+                                 max_ttft),
                     cost_options, quality)
     kept = []
     for f in formats:
@@ -165,8 +175,12 @@ def recommend(
     assumptions.append(f"as of {as_of}: only hardware on sale then (--as-of; prices are the catalog's latest, each "
                        "with its own date); not offered: "
                        + (", ".join(left_out) if left_out else "none"))
-    return build_results(model if isinstance(model, str) else resolved.id, resolved, search, chosen, c, context,
+    assumptions.insert(1, ttft_assumption(context, max_ttft, c.max_ttft_s is not None))
+    result = build_results(model if isinstance(model, str) else resolved.id, resolved, search, chosen, c, context,
                          cost_options, stats, start, assumptions)
+    recs = [r.model_copy(update={"faster_formats": machine_front(p, kept, search)})
+            for r, p in zip(result.recommendations, chosen, strict=True)]
+    return result.model_copy(update={"recommendations": recs})
 
 
 def _quality_miss(fmt: QuantFormat, limit: float, q: float | None) -> Miss:
@@ -189,8 +203,10 @@ def _assumptions(c: Constraints, context: int, formats: Sequence[QuantFormat], p
     out.append("formats tried: " + ", ".join(f.name for f in formats)
                + ("" if c.quants else " (defaults; --quant NAME or --quant all for more)"))
     if not engines_chosen:
-        out.append("engines: vLLM for checkpoint formats, llama.cpp for GGUF (GPU + RAM offload), MLX on Macs; "
-                   "SGLang / TensorRT-LLM / Ollama only for formats those do not load (--engine to choose)")
+        out.append("engines: vLLM for checkpoint formats, llama.cpp for GGUF (GPU + RAM offload), MLX on Macs, "
+                   "KTransformers (routed experts in RAM) on NVIDIA desk cards where it loads the format; SGLang / "
+                   "TensorRT-LLM / Ollama only for formats those do not load (--engine to choose); a build whose GPUs "
+                   "hold under a tenth of the layers counts as CPU-only and is left out")
     else:
         out.append("engines: " + ", ".join(e.name for e in pool))
     out.append("GPU counts grow 1, 2, 4, 8 per node (llama.cpp also 3 and 6; consumer cards up to 4), then whole "

@@ -16,7 +16,7 @@ from typing import Any
 from sizer.catalog.loading import Catalog
 from sizer.model.reference import ResolvedModel
 from sizer.recommendation.cost import Build, CostOptions, default_pue, rental, tco
-from sizer.recommendation.launch import LaunchSpec, commands_for
+from sizer.recommendation.launch import LaunchSpec, commands_for, yarn_setting
 from sizer.recommendation.quality import quality_loss
 from sizer.recommendation.records import Miss, Placed, describe, machine_key, platforms_of
 from sizer.recommendation.results import (
@@ -162,7 +162,8 @@ def _placement_words(p: Placed) -> str:
     else:
         text = "one GPU"
     if lay.offload == "experts":
-        text += f"; routed experts of {lay.cpu_moe_layers} of {n_layers} layers in RAM (--n-cpu-moe)"
+        flag = "KTransformers CPU experts" if p.engine.id == "ktransformers" else "--n-cpu-moe"
+        text += f"; routed experts of {lay.cpu_moe_layers} of {n_layers} layers in RAM ({flag})"
     elif lay.offload == "layers" and lay.gpu_layers is not None:
         text += f"; {n_layers - lay.gpu_layers} of {n_layers} layers in RAM (-ngl {lay.gpu_layers})"
     return text
@@ -218,10 +219,16 @@ def _launch(p: Placed, model: ResolvedModel, search: Search) -> list[LaunchComma
                       layout=p.layout, nodes=p.hw.nodes, gpus_per_node=p.hw.gpus_per_node,
                       context_tokens=search.workload.context_tokens, users=search.workload.users,
                       kv_dtype=mem.kv_dtype.name, device_gib=first.memory_gib_usable,
-                      unified_apple=first.vendor.lower() == "apple")
+                      unified_apple=first.vendor.lower() == "apple", rope=_rope(model, search))
     platforms = frozenset().union(*(platforms_of(a) for a, _ in p.hw.accelerators))
     return [LaunchCommand(engine=e, command=cmd, notes=notes)
             for e, cmd, notes in commands_for(spec, p.engine, search.catalog.engines, platforms)]
+
+
+def _rope(model: ResolvedModel, search: Search) -> tuple[float, int] | None:
+    rs = model.entry.rope_scaling if model.entry is not None else None
+    return yarn_setting(search.workload.context_tokens, model.arch.max_position_embeddings,
+                        rs.factor if rs else None, rs.original_max_position_embeddings if rs else None)
 
 
 def _cost(p: Placed, cost: CostOptions, catalog: Catalog) -> CostResult:
@@ -288,7 +295,7 @@ def _tags(recs: list[Recommendation]) -> list[list[str]]:
     return tags
 
 
-_KIND_ORDER = {"speed": 0, "budget": 1, "power": 2, "quality": 3, "memory": 4, "price": 5}
+_KIND_ORDER = {"speed": 0, "ttft": 1, "budget": 2, "power": 3, "quality": 4, "memory": 5, "price": 6}
 
 
 def _rejections(misses: Sequence[Miss], shown: set[tuple[str, str]]) -> list[Rejection]:

@@ -15,6 +15,7 @@ __all__ = [
     "ConfigurationPoint",
     "CostResult",
     "FitInputs",
+    "FrontPoint",
     "GpuLine",
     "LaunchCommand",
     "QualityLoss",
@@ -90,6 +91,18 @@ class LaunchCommand(_Result):
     notes: list[str] = Field(default_factory=list)
 
 
+class FrontPoint(_Result):
+    """The same machine and engine with a smaller, faster format (the per-machine quality/speed front)."""
+
+    quant: str
+    quant_name: str
+    per_user_decode_tokens_per_s: float
+    ttft_s: float
+    mean_kld: float | None = None
+    max_context: int = 0
+    offload: str = "none"
+
+
 class Recommendation(_Result):
     rank: int
     summary: str = Field(description="'Q4_K_M on 1x RTX 4090 + 256 GB RAM (llama.cpp)'.")
@@ -119,6 +132,10 @@ class Recommendation(_Result):
     cost: CostResult
     uses_owned: bool = False
     tags: list[str] = Field(default_factory=list, description="cheapest, fastest, lowest loss, uses owned hardware.")
+    faster_formats: list[FrontPoint] = Field(
+        default_factory=list,
+        description="The same machine with smaller formats that decode at least 15% faster (quality/speed front).",
+    )
     launch: list[LaunchCommand] = Field(default_factory=list)
     fit_inputs: FitInputs
     fit_command: str = Field(default="", description="The `sizer fit` command that reproduces this row.")

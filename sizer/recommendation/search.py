@@ -35,6 +35,7 @@ from sizer.model.tensors import Role
 from sizer.placement.hardware import Hardware, build_hardware, device_capacity_bytes
 from sizer.placement.traffic import read_fraction
 from sizer.recommendation.cost import Build, CostOptions, capex, platform_for, platforms, power
+from sizer.recommendation.expert import almost_nothing_on_gpu
 from sizer.recommendation.records import (
     Exported,
     Miss,
@@ -247,6 +248,15 @@ class Search:
             self._miss(build, fmt, engine, f"does not fit: {verdict.binding_constraint}",
                        short / max(mem.total_bytes, 1), "memory")
             return "short"
+        nothing = almost_nothing_on_gpu(layout)
+        if nothing is not None:
+            self._miss(build, fmt, engine, nothing, 0.5, "speed", ram=True)
+            return "slow"
+        if lim.max_ttft_s and speed.ttft_s > lim.max_ttft_s:
+            self._miss(build, fmt, engine, f"fits, but the first token of a {self.workload.context_tokens:,}-token "
+                       f"prompt takes {speed.ttft_s:,.0f} s > --max-ttft {lim.max_ttft_s:,.0f} s",
+                       speed.ttft_s / lim.max_ttft_s - 1, "ttft", ram=layout.offload != "none")
+            return "slow"
         tps = speed.per_user_decode_tokens_per_s
         if lim.min_tps is not None and tps < lim.min_tps:
             self._miss(build, fmt, engine, f"fits, but {tps:.3g} tok/s per user < --min-tps {lim.min_tps:g}",

@@ -31,7 +31,8 @@ def _loss(r: Recommendation) -> str:
 def _row(r: Recommendation) -> dict[str, Any]:
     return {
         "rank": r.rank, "quant": r.quant_name, "hardware": r.hardware, "engine": r.engine, "placement": r.placement,
-        "tps": f"{r.per_user_decode_tokens_per_s:,.1f}", "ctx": format_tokens(r.max_context),
+        "tps": f"{r.per_user_decode_tokens_per_s:,.1f}", "ttft": f"{r.ttft_s:,.1f}" if r.ttft_s < 100 else
+        f"{r.ttft_s:,.0f}", "ctx": format_tokens(r.max_context),
         "conc": f"{r.max_concurrency:,.1f}", "headroom": f"{r.headroom_bytes / _GIB:,.1f}",
         "capex": _usd(r.cost.capex_usd), "power": "?" if r.cost.power_w is None else f"{r.cost.power_w:,.0f}",
         "loss": _loss(r), "tags": ", ".join(r.tags),
@@ -39,7 +40,7 @@ def _row(r: Recommendation) -> dict[str, Any]:
 
 
 _HEADERS = {"rank": "#", "quant": "format", "hardware": "hardware", "engine": "engine", "placement": "placement",
-            "tps": "tok/s/user", "ctx": "max ctx", "conc": "concurrency", "headroom": "free GiB",
+            "tps": "tok/s/user", "ttft": "TTFT s", "ctx": "max ctx", "conc": "concurrency", "headroom": "free GiB",
             "capex": "capex", "power": "power W", "loss": "KLD", "tags": "notes"}
 
 
@@ -64,6 +65,14 @@ def title(res: RecommendResult, what: str) -> str:
 def _tail(res: RecommendResult, fmt: str, show_launch: bool) -> list[str]:
     md = fmt == "markdown"
     out: list[str] = []
+    faster = [r for r in res.recommendations if r.faster_formats]
+    if faster:
+        out += ["", "## Faster formats on the same machine" if md else "Faster formats on the same machine:"]
+        for r in faster:
+            points = "; ".join(
+                f"{f.quant_name} {f.per_user_decode_tokens_per_s:,.1f} tok/s, TTFT {f.ttft_s:,.1f} s, KLD "
+                f"{'?' if f.mean_kld is None else f'{f.mean_kld:.3f}'}" for f in r.faster_formats)
+            out.append(f"- #{r.rank} ({r.quant_name}, {r.per_user_decode_tokens_per_s:,.1f} tok/s): {points}")
     if res.rejected:
         out += ["", "## Rejected alternatives" if md else "Rejected (closest first):"]
         out += [f"- {x.hardware}, {x.quant} ({x.engine}): {x.reason}" for x in res.rejected]
@@ -91,6 +100,18 @@ def recommendation_table(res: RecommendResult) -> dict[str, Any]:
     """The ranked rows as the table output shows them: {"title", "columns", "rows"} (for the HTML page)."""
     return {"title": "Ranked configurations", "columns": list(_HEADERS.values()), "empty": "(nothing fits)",
             "rows": [[_row(r)[k] for k in _HEADERS] for r in res.recommendations]}
+
+
+def faster_formats_table(res: RecommendResult) -> dict[str, Any] | None:
+    """Per machine, the faster and smaller formats (for the HTML page; the table output lists the same)."""
+    rows = [[f"#{r.rank}", f"{r.quant_name}, {r.per_user_decode_tokens_per_s:,.1f} tok/s", f.quant_name,
+             f"{f.per_user_decode_tokens_per_s:,.1f}", f"{f.ttft_s:,.1f}",
+             "?" if f.mean_kld is None else f"{f.mean_kld:.3f}"]
+            for r in res.recommendations for f in r.faster_formats]
+    if not rows:
+        return None
+    return {"title": "Faster formats on the same machine", "columns": ["#", "as ranked", "format", "tok/s/user",
+                                                                       "TTFT s", "KLD"], "rows": rows}
 
 
 def plan_table(res: RecommendResult) -> dict[str, Any]:

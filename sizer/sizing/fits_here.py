@@ -54,7 +54,8 @@ def best_fits(catalog: Catalog, *, gpus: tuple[tuple[str, int], ...], ram_bytes:
         for quant in order:
             try:
                 r = fit(entry.id, quant=quant, gpus=gpus, ram_bytes=ram_bytes, context_tokens=context_tokens,
-                        users=users, engine="llama.cpp", catalog=catalog, ram_type=ram_type, host=host)
+                        users=users, engine="llama.cpp", catalog=catalog, ram_type=ram_type, host=host,
+                        suggest=False)
             except SizerError:
                 continue  # e.g. a format whose block size the model's rows do not divide
             if r.fits:
