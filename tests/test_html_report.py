@@ -22,7 +22,7 @@ from sizer.render import charts
 from sizer.render.html_report import render_fit_html, render_recommend_html
 from sizer.sizing.context_sweep import context_ladder, decode_by_context
 from sizer.sizing.fitter import fit
-from sizer.sizing.results import CurvePoint, FitResult
+from sizer.sizing.results import CurvePoint, FitResult, Suggestion
 from tests.conftest import RunCli
 
 GIB = 2**30
@@ -220,8 +220,6 @@ def test_every_fitting_configuration_is_a_point_and_the_front_is_undominated() -
     assert ranked == {r.rank: r.summary for r in res.recommendations}
 
 
-class _AdvisedFit(FitResult):
-    suggestions: list[dict[str, Any]]
 
 
 def test_serving_curve_and_suggestions_render_when_the_result_carries_them() -> None:
@@ -232,7 +230,8 @@ def test_serving_curve_and_suggestions_render_when_the_result_carries_them() -> 
     suggestions = [{"change": "use Q4_K_M", "args": ["--quant", "Q4_K_M"], "fits": True, "decode_tokens_per_s": 98.76,
                     "ttft_s": 1.23, "note": "4.9 GiB of weights"}]
     performance = base.performance.model_copy(update={"curve": [CurvePoint(**c) for c in curve]})
-    r = _AdvisedFit(**{**dict(base), "performance": performance, "suggestions": suggestions})
+    r = FitResult(**{**dict(base), "performance": performance,
+                     "suggestions": [Suggestion.model_validate(s) for s in suggestions]})
     page = render_fit_html(r)
     assert 'id="chart-curve"' in page
     assert len(re.findall(r'id="curve-ax[01]-mark\d+"', page)) >= 4  # a line and points on each of the two axes

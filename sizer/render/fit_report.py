@@ -104,6 +104,8 @@ def fit_report(r: FitResult) -> FitReport:
             perf.append({"metric": "decode turns compute-bound at", "value": f"batch {p.compute_bound_batch}",
                          "bound by": "compute"})
         sections.append(Section("Speed (estimates)", perf))
+    if r.engine_choice:
+        verdict.append(f"engine: {r.engine_choice}")
     quality = None
     if r.quality_loss:
         q = r.quality_loss
@@ -127,6 +129,7 @@ def render_fit(r: FitResult, fmt: str = "table") -> str:
     curve = _curve_rows(r)
     if curve:  # (the html page draws the curve and its own table from performance.curve)
         out.append(_section("Throughput / interactivity curve", render(curve, fmt), fmt))
+    out += _suggestions(r, fmt)
     if report.quality:
         out.append(report.quality + "\n")
     if report.assumptions:
@@ -141,6 +144,16 @@ def _curve_rows(r: FitResult) -> list[dict[str, object]]:
              "tok/s all users": f"{c.aggregate_decode_tokens_per_s:,.1f}",
              "tok/s per GPU": f"{c.decode_tokens_per_s_per_gpu:,.1f}", "TTFT s": f"{c.ttft_s:,.2f}",
              "fits": "yes" if c.fits else "no"} for c in r.performance.curve]
+def _suggestions(r: FitResult, fmt: str) -> list[str]:
+    """The way to a fit (the HTML page draws its own table from `suggestions`)."""
+    if r.suggestions:
+        sug = [{"change": g.change, "options": " ".join(g.args),
+                "decode tok/s": "" if g.decode_tokens_per_s is None else f"{g.decode_tokens_per_s:,.1f}",
+                "TTFT s": "" if g.ttft_s is None else f"{g.ttft_s:,.2f}", "note": g.note} for g in r.suggestions]
+        return [_section("Ways to make it fit (each checked with the same core)", render(sug, fmt), fmt)]
+    if r.fits is False:
+        return ["No single change tried (KV type, context, format, offload, GPUs) makes it fit.\n"]
+    return []
 
 
 def _flat_row(r: FitResult) -> dict[str, object]:
