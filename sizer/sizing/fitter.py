@@ -412,7 +412,10 @@ def _result(f: Fitter, hw: Hardware | None, offload: str, *, context_given: bool
             raise BadValueError("no GPU given to place the model on (give --gpu, --system, --ram or --here)")
         layout, verdict, speed = placed
         warnings += list(layout.warnings) + _hardware_warnings(f, hw, layout)
-        assumptions += list(layout.assumptions) + list(hw.capacity_notes()) + list(speed.assumptions)
+        # the serving engines' decode comes from the serving model (its own notes below), not the single-stream one
+        single_stream = [a for a in speed.assumptions
+                         if not (uses_serving_model(f.engine) and a.startswith("decode:"))]
+        assumptions += list(layout.assumptions) + list(hw.capacity_notes()) + single_stream
         placement = [_usage(u) for u in verdict.usages]
         layout_result = LayoutResult(description=layout_words(layout), tensor_parallel=layout.tp,
                                      pipeline_parallel=layout.pp, expert_parallel=layout.ep,
