@@ -128,6 +128,16 @@ class SizerGroup(click.Group):
 def cli(ctx: click.Context, catalog_paths: tuple[str, ...], debug: bool) -> None:
     """What hardware it takes to run an open-weight LLM, how to lay it out, and how fast it will be."""
     ctx.obj = CliState(catalog_paths=catalog_paths, debug=debug)
+    ctx.call_on_close(_cache_warning)
+
+
+def _cache_warning() -> None:
+    """One line on stderr when sizer's cache folder was found unsafe and not used."""
+    from sizer.catalog.yamlcache import take_warning
+
+    message = take_warning()
+    if message:
+        click.echo(f"warning: {message}", err=True)
 
 
 def main() -> None:
