@@ -1,7 +1,7 @@
 """The `sizer` command: the root group, its global options, and the one place errors become exit codes.
 
-Exit codes: 0 done, 1 invalid catalog or input file, 2 usage error (unknown name, bad value),
-3 internal error (one line; `--debug` or SIZER_DEBUG=1 shows the traceback).
+Exit codes: 0 done, 1 invalid catalog or input file (or a path that cannot be read or written), 2 usage
+error (unknown name, bad value), 3 internal error (one line; `--debug` or SIZER_DEBUG=1 shows the traceback).
 
 Command groups live in `sizer.commands.*` and load on first use (see COMMANDS), so `sizer gpus
 list` never imports the code behind `sizer fit`.
@@ -99,6 +99,11 @@ class SizerGroup(click.Group):
             if _debug(ctx):
                 raise
             raise _InputFailure(str(exc)) from exc
+        except OSError as exc:  # a path that cannot be read or written (a folder, a full disk, no access)
+            if _debug(ctx):
+                raise
+            where = f"{exc.filename}: " if exc.filename else ""
+            raise _InputFailure(f"{where}{exc.strerror or exc}; check the path") from exc
         except Exception as exc:
             if _debug(ctx):
                 raise

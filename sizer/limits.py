@@ -11,7 +11,8 @@ billion times or allocate terabytes. The bounds, with the largest real value eac
 - heads 2^14 (128 at most), head dimension 2^14 (MLA latent 576);
 - experts 2^16 (Kimi K2: 384), vocabulary 2^24 (Gemma 3: 262,144);
 - context 2^30 tokens (Llama 4 Scout: 10M), concurrent sequences 2^20;
-- accelerators 4,096 per node and 65,536 devices in all (an NVL72 rack holds 72).
+- accelerators 1,024 per node (an NVL576 domain: 576), 1,024 nodes, and 4,096 devices in all: a
+  placement lists every device, so this bound keeps `fit` under ~2.5 s (tests/benchmarks/bench_hostile.py).
 
 `read_regular_file` opens without following a FIFO or device (O_NONBLOCK, then fstat) and reads
 at most a given number of bytes: a FIFO, /dev/zero or a folder given as a file is refused at once.
@@ -24,6 +25,7 @@ import os
 import stat
 
 __all__ = [
+    "MAX_CONFIG_INTEGER",
     "MAX_CONTEXT_TOKENS",
     "MAX_DEVICES",
     "MAX_EXPERTS",
@@ -31,6 +33,7 @@ __all__ = [
     "MAX_HEADS",
     "MAX_HEAD_DIM",
     "MAX_LAYERS",
+    "MAX_NODES",
     "MAX_PARAMS",
     "MAX_USERS",
     "MAX_VOCAB",
@@ -50,8 +53,10 @@ MAX_EXPERTS = 2**16
 MAX_VOCAB = 2**24
 MAX_CONTEXT_TOKENS = 2**30
 MAX_USERS = 2**20
-MAX_GPUS_PER_NODE = 4096
-MAX_DEVICES = 65_536
+MAX_GPUS_PER_NODE = 1024
+MAX_DEVICES = 4096
+MAX_NODES = 1024
+MAX_CONFIG_INTEGER = 2**40  # any integer of a config.json, before the schema's bound for its field
 MAX_YAML_BYTES = 8 << 20  # the largest built-in catalog file is ~90 KiB
 MAX_YAML_NODES = 1_000_000  # nodes built, aliases counted each time they are used
 

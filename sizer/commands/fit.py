@@ -6,7 +6,8 @@ from typing import Any
 
 import click
 
-from sizer.commands._options import GPU_SPEC, MEMORY_SIZE, PARAM_COUNT, TOKEN_COUNT, format_option, get_catalog
+from sizer.commands._options import GPU_SPEC, MEMORY_SIZE, PARAM_COUNT, TOKEN_COUNT, finite, format_option, get_catalog
+from sizer.limits import MAX_HEAD_DIM, MAX_HEADS, MAX_LAYERS, MAX_USERS, MAX_WIDTH
 
 __all__ = ["fit_command", "hardware_options", "ALL_QUANTS_KINDS"]
 
@@ -23,7 +24,7 @@ def hardware_options(func: Any) -> Any:
                      help="Accelerator and count per node (repeatable for mixed cards): h100:8, 'RTX 4090'."),
         click.option("--nodes", type=click.IntRange(1, 1024), default=1, show_default=True, help="Identical nodes."),
         click.option("--ram", "ram_bytes", type=MEMORY_SIZE, help="Host RAM per node: 768, 768GB, 512GiB."),
-        click.option("--ram-bandwidth", "ram_bandwidth_gb_s", type=click.FloatRange(min=0.1),
+        click.option("--ram-bandwidth", "ram_bandwidth_gb_s", type=finite(0.1, 1e6),
                      help="Host RAM bandwidth, GB/s (default: guessed from --ram, or the system's)."),
         click.option("--system", help="A catalog system: brings its GPUs, RAM, RAM bandwidth and links."),
         click.option("--here", is_flag=True, help="Use this machine's GPUs and RAM (sizer detect)."),
@@ -58,17 +59,17 @@ def local_hardware_args(here: bool, gpus: tuple[Any, ...], ram_bytes: int | None
               help="Quant format (repeatable; 'all' compares every format). Default: native (as released).")
 @hardware_options
 @click.option("-c", "--context", "context_tokens", type=TOKEN_COUNT, help="Tokens per sequence: 32k, 128K, 1M.")
-@click.option("-u", "--users", type=click.IntRange(1), default=1, show_default=True, help="Concurrent sequences.")
+@click.option("-u", "--users", type=click.IntRange(1, MAX_USERS), default=1, show_default=True, help="Concurrent sequences.")
 @click.option("--kv-dtype", help="KV cache type (f16, bf16, fp8, q8_0, q4_0, ...; default: the engine's).")
 @click.option("-e", "--engine", help="llama.cpp, vllm, sglang, trt-llm, ollama, mlx, ktransformers.")
 @click.option("--offload", type=click.Choice(["auto", "none", "experts", "layers"]), default="auto",
               show_default=True, help="What may go to host RAM: auto picks the fastest placement that fits.")
 @click.option("--params", type=PARAM_COUNT, help="Raw mode: total parameters (1T, 70B).")
 @click.option("--active", type=PARAM_COUNT, help="Raw mode: active parameters per token (MoE).")
-@click.option("--layers", type=click.IntRange(1), help="Raw mode: layers.")
-@click.option("--hidden", type=click.IntRange(1), help="Raw mode: hidden size.")
-@click.option("--kv-heads", type=click.IntRange(1), help="Raw mode: KV heads.")
-@click.option("--head-dim", type=click.IntRange(1), help="Raw mode: head dimension.")
+@click.option("--layers", type=click.IntRange(1, MAX_LAYERS), help="Raw mode: layers.")
+@click.option("--hidden", type=click.IntRange(1, MAX_WIDTH), help="Raw mode: hidden size.")
+@click.option("--kv-heads", type=click.IntRange(1, MAX_HEADS), help="Raw mode: KV heads.")
+@click.option("--head-dim", type=click.IntRange(1, MAX_HEAD_DIM), help="Raw mode: head dimension.")
 @format_option()
 def fit_command(model: str | None, quants: tuple[str, ...], gpus: tuple[Any, ...], nodes: int,
                 ram_bytes: int | None, ram_bandwidth_gb_s: float | None, system: str | None, here: bool,

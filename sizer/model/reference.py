@@ -11,7 +11,8 @@ from math import prod
 from pathlib import Path
 
 from sizer.catalog.loading import Catalog
-from sizer.errors import BadValueError
+from sizer.errors import BadValueError, ModelFileError
+from sizer.limits import MAX_CONTEXT_TOKENS, MAX_HEAD_DIM, MAX_HEADS, MAX_LAYERS, MAX_PARAMS, MAX_WIDTH
 from sizer.model.architecture import inventory
 from sizer.model.architecture.counts import active_params, total_params
 from sizer.model.tensors import QuantizedTensor, Role, Tensor
@@ -63,7 +64,11 @@ def resolve_model(ref: str | RawCounts, catalog: Catalog) -> ResolvedModel:
     if isinstance(ref, RawCounts):
         return raw_model(ref)
     path = Path(ref).expanduser()
-    if path.exists() or ref.endswith(_FILE_SUFFIXES):
+    try:
+        exists = path.exists()
+    except (OSError, ValueError):  # a name too long to be a path, a NUL byte: not a file
+        exists = False
+    if exists or ref.endswith(_FILE_SUFFIXES):
         return _from_file(path, catalog)
     entry = catalog.model(ref)
     return _from_arch(entry.id, entry.name, "catalog", entry.architecture, entry)
@@ -77,7 +82,8 @@ def _from_file(path: Path, catalog: Catalog) -> ResolvedModel:
     name = path.name if path.name != "config.json" else path.parent.name or path.name
     if imported.tensors:
         if arch is None:
-            raise BadValueError(f"{path}: the file's architecture is not one sizer knows; cannot size its KV cache")
+            why = "; ".join(imported.warnings) or f"{path}: the file's architecture is not one sizer knows"
+            raise ModelFileError(f"{why}; cannot size its KV cache")
         tensors = imported.tensors
         total = sum(qt.tensor.elements for qt in tensors if not qt.tensor.is_mtp)
         act = int(sum(qt.tensor.elements * (1.0 if qt.tensor.role is not Role.ROUTED_EXPERT
@@ -107,6 +113,12 @@ def raw_model(raw: RawCounts) -> ResolvedModel:
     """
     if raw.params <= 0:
         raise BadValueError("--params must be positive")
+    for option, value, bound in (("--params", raw.params, MAX_PARAMS), ("--active", raw.active, MAX_PARAMS),
+                                 ("--layers", raw.layers, MAX_LAYERS), ("--hidden", raw.hidden, MAX_WIDTH),
+                                 ("--kv-heads", raw.kv_heads, MAX_HEADS), ("--head-dim", raw.head_dim, MAX_HEAD_DIM),
+                                 ("--context", raw.context, MAX_CONTEXT_TOKENS)):
+        if value is not None and not 1 <= value <= bound:  # the CLI checks these too; the library API does not
+            raise BadValueError(f"{option} {value:,} is outside 1..{bound:,}")
     active = raw.active or raw.params
     if active > raw.params:
         raise BadValueError("--active cannot exceed --params")

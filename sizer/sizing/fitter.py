@@ -8,7 +8,7 @@ that fits (or the least-short one), then find the longest context and the concur
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from sizer.catalog.loading import Catalog, load_catalog
 from sizer.errors import BadValueError
@@ -18,6 +18,7 @@ from sizer.memory.kv_cache import kv_cache_per_layer, resolve_kv_dtype
 from sizer.model.reference import RawCounts, ResolvedModel, resolve_model
 from sizer.model.tensors import QuantizedTensor
 from sizer.placement import Layout, Verdict, evaluate, layouts_for
+from sizer.placement.candidates import larger_cards
 from sizer.placement.hardware import Hardware, build_hardware
 from sizer.quant.assignment import assign, resolve_quant
 from sizer.schema import Engine, QuantFormat
@@ -109,6 +110,19 @@ class Fitter:
 
     def place(self, hw: Hardware, offload: str = "auto",
               efficiency: Efficiency | None = None) -> tuple[Layout, Verdict, Speed] | None:
+        """The best layout on `hw` or, for tensor parallel over different cards, on its larger cards only."""
+        best: tuple[tuple[int, float], Layout, Verdict, Speed] | None = None
+        for cards, idle in larger_cards(hw, self.engine):
+            found = self._place(cards, offload, efficiency)
+            if found is not None and idle:
+                key, layout, verdict, speed = found
+                found = (key, replace(layout, warnings=(*layout.warnings, idle)), verdict, speed)
+            if found is not None and (best is None or found[0] > best[0]):
+                best = found
+        return None if best is None else best[1:]
+
+    def _place(self, hw: Hardware, offload: str = "auto", efficiency: Efficiency | None = None
+               ) -> tuple[tuple[int, float], Layout, Verdict, Speed] | None:
         assert self.memory is not None
         arch = self.model.arch
         n = max(hw.devices_per_node, 1)
@@ -135,7 +149,7 @@ class Fitter:
             key = (1 if verdict.fits else 0, speed.decode_tokens_per_s if verdict.fits else short)
             if best is None or key > best[0]:
                 best = (key, layout, verdict, speed)
-        return None if best is None else best[1:]
+        return best
 
     def max_context(self, layout: Layout, users: int) -> int:
         cap = self.model.arch.max_position_embeddings

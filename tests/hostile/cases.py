@@ -117,7 +117,7 @@ def write_files(folder: Path) -> None:
     _gguf(folder / "wide-2e40.gguf", block_count=2, embedding=2**40)
     _gguf(folder / "no-heads.gguf", block_count=2, head_count=None)
     (folder / "inf.yaml").write_text(
-        "- id: h100-sxm\n  memory_gib_usable: .inf\n  sources: [https://example.com]\n"
+        "- id: nvidia-h100-sxm-80gb\n  memory_gib_usable: .inf\n  sources: [https://example.com]\n"
     )
     entries = [f"- id: x{i}\n  kind: engine\n  name: X{i}\n" for i in range(30_000)]
     (folder / "big-overlay.yaml").write_text("".join(entries))
