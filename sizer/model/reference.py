@@ -10,6 +10,8 @@ from dataclasses import dataclass
 from math import prod
 from pathlib import Path
 
+from pydantic import ValidationError
+
 from sizer.catalog.loading import Catalog
 from sizer.errors import BadValueError, ModelFileError
 from sizer.limits import MAX_CONTEXT_TOKENS, MAX_HEAD_DIM, MAX_HEADS, MAX_LAYERS, MAX_PARAMS, MAX_WIDTH
@@ -153,14 +155,24 @@ def raw_model(raw: RawCounts) -> ResolvedModel:
     notes.append(f"assumed vocabulary {vocab:,} with an untied output head")
     if moe:
         notes.append("routed experts hold (params - active) / (1 - 1/32): 1 of 32 virtual experts read per token")
-    arch = Architecture(
+    try:
+        arch = _raw_architecture(raw, hidden, layers, heads, kv_heads, head_dim, vocab, moe, per_layer_experts)
+    except ValidationError as exc:
+        problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
+        raise BadValueError(f"these raw counts make no plausible model ({problems}); check --params, "
+                            "--active and the shape options") from None
+    t = tuple(tensors)
+    total = sum(prod(x.shape) for x in t)
+    return ResolvedModel("raw", f"raw {raw.params / 1e9:,.0f}B model", "raw", arch, None, tensors=t,
+                         total_params=total, active_params=active, assumptions=tuple(notes))
+
+
+def _raw_architecture(raw: RawCounts, hidden: int, layers: int, heads: int, kv_heads: int, head_dim: int,
+                      vocab: int, moe: bool, per_layer_experts: int) -> Architecture:
+    return Architecture(
         family="llama", hidden_size=hidden, num_hidden_layers=layers, num_attention_heads=heads,
         num_key_value_heads=kv_heads, head_dim=head_dim, intermediate_size=4 * hidden, vocab_size=vocab,
         tie_word_embeddings=False, max_position_embeddings=raw.context or 131_072,
         n_routed_experts=RAW_EXPERTS if moe else None, num_experts_per_tok=1 if moe else None,
         moe_intermediate_size=max(1, per_layer_experts // (hidden * RAW_EXPERTS)) if moe else None,
     )
-    t = tuple(tensors)
-    total = sum(prod(x.shape) for x in t)
-    return ResolvedModel("raw", f"raw {raw.params / 1e9:,.0f}B model", "raw", arch, None, tensors=t,
-                         total_params=total, active_params=active, assumptions=tuple(notes))
