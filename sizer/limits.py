@@ -21,8 +21,11 @@ at most a given number of bytes: a FIFO, /dev/zero or a folder given as a file i
 from __future__ import annotations
 
 import errno
+import gc
 import os
 import stat
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 __all__ = [
     "MAX_CONFIG_INTEGER",
@@ -40,6 +43,7 @@ __all__ = [
     "MAX_WIDTH",
     "MAX_YAML_BYTES",
     "MAX_YAML_NODES",
+    "no_garbage_collection",
     "open_regular",
     "read_regular_file",
 ]
@@ -88,3 +92,17 @@ def read_regular_file(path: str | os.PathLike[str], limit: int) -> bytes:
         if size > limit or len(data) > limit:
             raise OSError(errno.EFBIG, f"larger than {limit:,} bytes: not a file sizer reads", os.fspath(path))
     return data
+
+
+@contextmanager
+def no_garbage_collection() -> Iterator[None]:
+    """Parsing a large document (JSON, YAML) allocates millions of objects and frees none; the cyclic
+    collector's passes then cost time that grows with the document (a 15 MB safetensors header: 2.5 s
+    with them, 0.5 s without). Off for the parse, back on after."""
+    collecting = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if collecting:
+            gc.enable()

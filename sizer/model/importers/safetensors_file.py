@@ -29,7 +29,7 @@ from operator import itemgetter
 from typing import Any
 
 from sizer.errors import ModelFileError
-from sizer.limits import open_regular, read_regular_file
+from sizer.limits import no_garbage_collection, open_regular, read_regular_file
 
 __all__ = [
     "MAX_HEADER_BYTES",
@@ -134,7 +134,8 @@ def _entry(path: str, name: Any, info: Any, data_bytes: int = 1 << 64) -> tuple[
 def parse_header(path: str, raw: bytes, data_bytes: int) -> tuple[StoredTensor, ...]:
     """Validate a JSON header whose data section holds ``data_bytes`` bytes."""
     try:
-        header = json.loads(raw)
+        with no_garbage_collection():
+            header = json.loads(raw)
     except (ValueError, RecursionError) as exc:  # JSONDecodeError, UnicodeDecodeError, a 5000-digit integer
         raise _error(path, f"header is not valid JSON ({exc})") from None
     if not isinstance(header, dict):
@@ -221,7 +222,8 @@ def read_json(path: str, limit: int) -> Any:
     except OSError as exc:
         raise _error(path, exc.strerror or str(exc)) from None
     try:
-        return json.loads(raw)
+        with no_garbage_collection():
+            return json.loads(raw)
     except json.JSONDecodeError as exc:
         raise ModelFileError(f"{path}:{exc.lineno}:{exc.colno}: {exc.msg}") from None
     except (ValueError, RecursionError) as exc:  # UnicodeDecodeError, a 5000-digit integer
