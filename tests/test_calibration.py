@@ -10,6 +10,7 @@ from __future__ import annotations
 import math
 import statistics
 from functools import cache
+from typing import Any
 
 import pytest
 
@@ -129,14 +130,14 @@ def test_measurements_are_well_formed() -> None:
 
 
 def test_lookup_falls_back_from_kernel_to_proxy_to_class_to_any() -> None:
-    def entry(backend: str, dclass: str, kernel: str, f: float, overhead: float = 0.0) -> CalibrationEntry:
+    def entry(backend: Any, dclass: Any, kernel: Any, f: float, overhead: float = 0.0) -> CalibrationEntry:
         return CalibrationEntry(
             id=f"c-{backend}-{dclass}-{kernel}".replace("_", "-"),
             phase="decode",
             backend=backend,
             device_class=dclass,
             quant_kernel=kernel,
-            efficiency=f,  # type: ignore[arg-type]
+            efficiency=f,
             layer_overhead_us=overhead,
             fit_points=1,
             sources=["https://example.org/m"],

@@ -25,25 +25,37 @@ def _gpus_usd(sys_: System) -> float | None:
     return total
 
 
-@pytest.mark.parametrize("sys_", SYSTEMS, ids=lambda s: s.id)
+# each per-entry test runs on the entries its rule concerns (a test that asserts nothing is not run)
+PRICED_SYSTEMS = [s for s in SYSTEMS if s.system_price_usd is not None and _gpus_usd(s) is not None]
+SYSTEMS_WITH_GPU_PRICES = [s for s in SYSTEMS if _gpus_usd(s) is not None]
+FORMATS_WITH_QUALITY = [q for q in CATALOG.quants.values() if q.quality]
+CONFLICTING = [a for a in CATALOG.accelerators.values() if "CONFLICTING SOURCES" in (a.notes or "")]
+
+
+def test_the_filtered_entry_lists_are_not_empty() -> None:
+    # an empty parameter list would skip its test silently
+    assert PRICED_SYSTEMS and SYSTEMS_WITH_GPU_PRICES and FORMATS_WITH_QUALITY and CONFLICTING
+
+
+@pytest.mark.parametrize("sys_", PRICED_SYSTEMS, ids=lambda s: s.id)
 def test_a_system_price_is_not_below_its_accelerators(sys_: System) -> None:
     # a whole machine contains its accelerators: a list price under their sum is a wrong figure
     gpus = _gpus_usd(sys_)
-    if sys_.system_price_usd is not None and gpus is not None:
-        assert sys_.system_price_usd >= gpus
+    assert sys_.system_price_usd is not None and gpus is not None
+    assert sys_.system_price_usd >= gpus
 
 
-@pytest.mark.parametrize("sys_", SYSTEMS, ids=lambda s: s.id)
+@pytest.mark.parametrize("sys_", SYSTEMS_WITH_GPU_PRICES, ids=lambda s: s.id)
 def test_a_reference_system_never_costs_less_than_its_accelerators(sys_: System) -> None:
     gpus = tuple((CATALOG.accelerators[a.accelerator], a.count) for a in sys_.accelerators)
     platform = platform_for([a for a, _ in gpus], sum(n for _, n in gpus), sys_.host_ram_gb)
     total = capex(Build(gpus, sys_.nodes, sys_.host_ram_gb, sys_, platform)).total_usd
     parts = _gpus_usd(sys_)
-    if total is not None and parts is not None:
-        assert total >= parts
+    assert total is not None and parts is not None
+    assert total >= parts
 
 
-@pytest.mark.parametrize("fmt", list(CATALOG.quants.values()), ids=lambda q: q.id)
+@pytest.mark.parametrize("fmt", FORMATS_WITH_QUALITY, ids=lambda q: q.id)
 def test_quality_figures_stay_with_their_format_family(fmt: QuantFormat) -> None:
     for figure in fmt.quality:
         if fmt.format_kind not in GGUF_KINDS:
@@ -61,7 +73,6 @@ def test_formats_with_a_published_claim_but_no_kld() -> None:
         assert all(f.mean_kld is None for f in figures)
 
 
-@pytest.mark.parametrize("acc", list(CATALOG.accelerators.values()), ids=lambda a: a.id)
+@pytest.mark.parametrize("acc", CONFLICTING, ids=lambda a: a.id)
 def test_conflicting_sources_mean_low_confidence(acc: Accelerator) -> None:
-    if "CONFLICTING SOURCES" in (acc.notes or ""):
-        assert acc.confidence == "low"
+    assert acc.confidence == "low"

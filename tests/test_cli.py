@@ -10,7 +10,7 @@ import pytest
 import sizer.cli
 
 
-def test_a_broken_command_module_does_not_break_the_others(run_cli, monkeypatch: pytest.MonkeyPatch) -> None:  # type: ignore[no-untyped-def]
+def test_a_broken_command_module_does_not_break_the_others(run_cli, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setitem(sizer.cli.COMMANDS, "broken", "sizer.no_such_module:command")
     listing = run_cli("--help")
     assert listing.exit_code == 0
@@ -21,7 +21,7 @@ def test_a_broken_command_module_does_not_break_the_others(run_cli, monkeypatch:
     assert run_cli("catalog", "--help").exit_code == 0
 
 
-def test_unknown_command_is_a_usage_error(run_cli) -> None:  # type: ignore[no-untyped-def]
+def test_unknown_command_is_a_usage_error(run_cli) -> None:
     result = run_cli("frobnicate")
     assert result.exit_code == 2 and "No such command" in result.stderr
 

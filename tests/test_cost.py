@@ -24,6 +24,8 @@ from sizer.recommendation.cost import (
 CATALOG = load_catalog()
 H100 = CATALOG.accelerators["nvidia-h100-sxm-80gb"]
 RTX4090 = CATALOG.accelerators["nvidia-rtx-4090-24gb"]
+assert RTX4090.price_usd is not None
+RTX4090_USD: float = RTX4090.price_usd
 RTX3090 = CATALOG.accelerators["nvidia-rtx-3090-24gb"]
 L40S = CATALOG.accelerators["nvidia-l40s-48gb"]
 M3_ULTRA = CATALOG.accelerators["apple-m3-ultra-512gb"]
@@ -42,7 +44,7 @@ BY_ID = {p.id: p for p in PLATFORMS}
         (H100, 8, 0, "hgx"),  # SXM modules on a baseboard
     ],
 )
-def test_platform_for_picks_the_smallest_host_that_takes_the_gpus(acc, count, ram_gb, expected) -> None:  # type: ignore[no-untyped-def]
+def test_platform_for_picks_the_smallest_host_that_takes_the_gpus(acc, count, ram_gb, expected) -> None:
     p = platform_for([acc], count, ram_gb)
     assert p is not None and p.id == expected
     assert count <= p.max_gpus and ram_gb <= p.max_ram_gb
@@ -59,16 +61,16 @@ def test_capex_is_gpus_plus_host_plus_extra_ram() -> None:
     build = Build(((RTX4090, 2),), 1, 192.0, None, desktop)
     cx = capex(build)
     extra_gb = 192 - desktop.included_ram_gb
-    assert cx.gpus_usd == 2 * RTX4090.price_usd
+    assert cx.gpus_usd == 2 * RTX4090_USD
     assert cx.host_usd == desktop.base_price_usd
     assert cx.ram_usd == pytest.approx(extra_gb * desktop.ram_usd_per_gb)
-    assert cx.total_usd == pytest.approx(2 * RTX4090.price_usd + desktop.base_price_usd + extra_gb * desktop.ram_usd_per_gb)
+    assert cx.total_usd == pytest.approx(2 * RTX4090_USD + desktop.base_price_usd + extra_gb * desktop.ram_usd_per_gb)
 
 
 def test_options_replace_the_host_and_ram_estimates() -> None:
     build = Build(((RTX4090, 1),), 1, 256.0, None, BY_ID["desktop"])
     cx = capex(build, CostOptions(host_price_usd=1000, ram_usd_per_gb=2))
-    assert cx.total_usd == pytest.approx(RTX4090.price_usd + 1000 + (256 - 64) * 2)
+    assert cx.total_usd == pytest.approx(RTX4090_USD + 1000 + (256 - 64) * 2)
 
 
 def test_owned_parts_cost_nothing() -> None:

@@ -32,7 +32,7 @@ class Outcome:
 
     @property
     def published_fits(self) -> bool:
-        return self.entry["verdict"] == "fits"
+        return bool(self.entry["verdict"] == "fits")
 
     @property
     def agrees(self) -> bool:

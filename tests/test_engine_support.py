@@ -28,7 +28,7 @@ def test_engine_limit(engine: str, gpu: str, quant: str, runs: bool) -> None:
     assert (engine_limit(CAT.engine(engine), CAT.accelerator(gpu), quant) is None) == runs
 
 
-def test_an_engine_limit_naming_an_unknown_accelerator_is_a_catalog_error(tmp_path) -> None:  # type: ignore[no-untyped-def]
+def test_an_engine_limit_naming_an_unknown_accelerator_is_a_catalog_error(tmp_path) -> None:
     from sizer.catalog.loading import validate_catalog
 
     overlay = tmp_path / "limits.yaml"

@@ -10,7 +10,9 @@ import json
 import os
 import struct
 import tracemalloc
+from collections.abc import Iterable, Sequence
 from pathlib import Path
+from typing import Any
 
 import gguf
 import numpy as np
@@ -45,7 +47,7 @@ def _array(qtype: Q, shape: tuple[int, ...]) -> tuple[np.ndarray, Q | None]:
 
 
 def write_gguf(
-    path: Path, arch: str, tensors: list[tuple[str, Q, tuple[int, ...]]], meta=None, **kw
+    path: Path, arch: str, tensors: Sequence[tuple[str, Q, tuple[int, ...]]], meta=None, **kw
 ) -> dict[str, int]:
     """Write a GGUF with gguf's own writer; return the bytes of each tensor's array."""
     writer = gguf.GGUFWriter(path, arch, **kw)
@@ -136,7 +138,9 @@ def test_gguf_tensor_bytes_equal_written_arrays(moe_gguf):
 
 def test_gguf_types_shapes_and_roles(moe_gguf):
     path, _ = moe_gguf
-    by_name = {t.tensor.name: t for t in load_model_file(path).tensors}
+    loaded = load_model_file(path).tensors
+    assert loaded is not None
+    by_name = {t.tensor.name: t for t in loaded}
     up = by_name["blk.1.ffn_up_exps.weight"]
     assert (up.qtype, up.tensor.shape, up.tensor.kind, up.tensor.layer) == (
         "MXFP4",
@@ -161,6 +165,7 @@ def test_gguf_metadata_maps_to_architecture(moe_gguf):
     path, _ = moe_gguf
     model = load_model_file(path)
     arch = model.architecture
+    assert arch is not None
     assert arch is not None and model.warnings == ()
     assert (arch.family, arch.hidden_size, arch.num_hidden_layers) == ("qwen3_moe", H, LAYERS)
     assert (arch.num_attention_heads, arch.num_key_value_heads, arch.head_dim) == (HEADS, KV, HD)
@@ -183,6 +188,7 @@ def test_gguf_llama_with_experts_is_mixtral_and_tied_without_output(tmp_path):
     tensors = [("token_embd.weight", Q.Q8_0, (H, VOCAB)), ("blk.0.ffn_up_exps.weight", Q.Q4_0, (H, FF, 4))]
     write_gguf(tmp_path / "m.gguf", "llama", tensors, meta)
     arch = load_model_file(tmp_path / "m.gguf").architecture
+    assert arch is not None
     assert arch.family == "mixtral" and arch.tie_word_embeddings
     assert (arch.n_routed_experts, arch.moe_intermediate_size, arch.head_dim) == (4, FF, H // HEADS)
 
@@ -208,6 +214,7 @@ def test_gguf_deepseek2_mla_fields(tmp_path):
     write_gguf(tmp_path / "ds.gguf", "deepseek2", tensors, meta)
     model = load_model_file(tmp_path / "ds.gguf")
     arch = model.architecture
+    assert arch is not None
     assert arch.family == "deepseek_v3" and arch.num_hidden_layers == 3 and arch.num_nextn_predict_layers == 1
     assert (
         arch.q_lora_rank,
@@ -217,6 +224,7 @@ def test_gguf_deepseek2_mla_fields(tmp_path):
         arch.v_head_dim,
     ) == (96, 64, 32, 64, 64)
     assert (arch.n_shared_experts, arch.first_k_dense_replace) == (1, 1)
+    assert model.tensors is not None
     mtp = model.tensors[1].tensor
     assert mtp.is_mtp and mtp.layer == 3 and mtp.kind == "nextn.eh_proj"
 
@@ -233,6 +241,7 @@ def test_big_endian_gguf(tmp_path):
         tmp_path / "be.gguf", "qwen3moe", moe_tensors(), moe_meta, endianess=gguf.GGUFEndian.BIG
     )
     model = load_model_file(tmp_path / "be.gguf")
+    assert model.tensors is not None and model.architecture is not None
     assert {t.tensor.name: t.weights_bytes for t in model.tensors} == sizes
     assert model.architecture.hidden_size == H and model.quant_hint == "q4_k_m"
 
@@ -243,6 +252,7 @@ def test_split_gguf_reads_every_shard(tmp_path):
     assert len(shards) >= 3
     for shard in (shards[0], shards[-1]):
         model = load_model_file(shard)
+        assert model.tensors is not None and model.architecture is not None
         assert {t.tensor.name: t.weights_bytes for t in model.tensors} == sizes
         assert model.file_bytes == sum(os.path.getsize(s) for s in shards)
         assert model.architecture.family == "qwen3_moe"
@@ -260,12 +270,13 @@ def test_sparse_gguf_of_tens_of_gigabytes_is_read_from_its_header(tmp_path):
         shape = (8192, 4096, 64)  # ggml order; writer takes numpy order
         nbytes = 8192 * 4096 * 64 // 256 * 144
         writer.add_tensor_info(
-            f"blk.{i}.ffn_up_exps.weight", tuple(reversed(shape)), np.float32, nbytes, Q.Q4_K
+            f"blk.{i}.ffn_up_exps.weight", tuple(reversed(shape)), np.dtype(np.float32), nbytes, Q.Q4_K
         )
         total += nbytes
     writer.write_header_to_file()
     writer.write_kv_data_to_file()
     writer.write_ti_data_to_file()
+    assert writer.fout is not None
     header_end = writer.fout[0].tell()
     writer.close()
     with open(path, "r+b") as fh:
@@ -441,6 +452,7 @@ def test_safetensors_groups_fp8_scales_with_their_weight(tmp_path):
     save_file(arrays, path)
     retype(path, _fp8_names(arrays))
     model = load_model_file(path)
+    assert model.tensors is not None
     by_name = {t.tensor.name: t for t in model.tensors}
     assert not any(n.endswith("weight_scale_inv") for n in by_name)
     # per-expert tensors are stacked as a GGUF conversion stacks them, scales included
@@ -537,19 +549,22 @@ def test_sparse_safetensors_of_tens_of_gigabytes_is_read_from_its_header(tmp_pat
         fh.truncate(len(header) + rows * cols * 2)
     model = load_model_file(path)
     assert model.weights_bytes == rows * cols * 2 and model.file_bytes == os.path.getsize(path)
+    assert model.tensors is not None
     assert model.tensors[0].tensor.shape == (cols, rows)
 
 
 def test_gpt_oss_mxfp4_blocks_and_scales(tmp_path):
     e, out_f, in_f = 4, 64, 96
-    arrays = {
+    arrays: dict[str, np.ndarray[Any, Any]] = {
         "model.layers.0.mlp.experts.gate_up_proj_blocks": np.zeros((e, 2 * out_f, in_f // 32, 16), np.uint8),
         "model.layers.0.mlp.experts.gate_up_proj_scales": np.zeros((e, 2 * out_f, in_f // 32), np.uint8),
         "model.layers.0.mlp.experts.gate_up_proj_bias": np.zeros((e, 2 * out_f), np.float32),
         "model.layers.0.self_attn.sinks": np.zeros(8, np.float32),
     }
     save_file(arrays, tmp_path / "g.safetensors")
-    by_name = {t.tensor.name: t for t in load_model_file(tmp_path / "g.safetensors").tensors}
+    loaded = load_model_file(tmp_path / "g.safetensors").tensors
+    assert loaded is not None
+    by_name = {t.tensor.name: t for t in loaded}
     blocks = by_name["model.layers.0.mlp.experts.gate_up_proj_blocks"]
     assert blocks.tensor.shape == (in_f, 2 * out_f, e) and blocks.tensor.n_experts == e
     assert blocks.tensor.kind == "ffn_gate_up_exps" and blocks.tensor.role is Role.ROUTED_EXPERT
@@ -564,7 +579,7 @@ def _st(header: object, data: bytes = b"", length: int | None = None) -> bytes:
     return struct.pack("<Q", len(raw) if length is None else length) + raw + data
 
 
-def _one(dtype: str = "F32", shape: object = (2,), offsets: object = (0, 8)) -> dict:
+def _one(dtype: str = "F32", shape: Iterable[object] = (2,), offsets: Iterable[object] = (0, 8)) -> dict[str, Any]:
     return {"w": {"dtype": dtype, "shape": list(shape), "data_offsets": list(offsets)}}
 
 
@@ -630,6 +645,7 @@ def test_folder_with_mistral_duplicate_weights_reads_the_hf_ones(tmp_path):
         tmp_path / "model.safetensors",
     )
     model = load_model_file(tmp_path)
+    assert model.tensors is not None
     assert [t.tensor.kind for t in model.tensors] == ["attn_q"] and model.weights_bytes == 64
 
 

@@ -22,7 +22,8 @@ CONFIGS = Path(__file__).parent / "data" / "hf_configs"
 
 
 def config(name: str) -> dict[str, Any]:
-    return json.loads((CONFIGS / f"{name}.json").read_text())
+    loaded: dict[str, Any] = json.loads((CONFIGS / f"{name}.json").read_text())
+    return loaded
 
 
 # fmt: off

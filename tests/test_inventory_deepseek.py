@@ -13,6 +13,7 @@ from __future__ import annotations
 import re
 from math import ceil
 
+import gguf
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -156,7 +157,8 @@ def test_engram_tables_hold_the_hash_bucket_primes(models):
     # NeMo's DeepseekV41NgramHash: per Engram layer, (max_ngram 4 - 1) x 8 heads buckets, each the
     # next unused prime above engram_vocab_size - 1 = 15,999,999; a table's rows are their sum.
     arch = models["deepseek-v4.1-flash"].architecture
-    primes, n = [], 15_999_999
+    primes: list[int] = []
+    n = 15_999_999
     while len(primes) < 48:
         n += 1
         if _is_prime(n):
@@ -216,7 +218,7 @@ def test_v4_flash_layer_schedule(models):
     csa = {i for i, r in enumerate(ratios) if r == 4}
     assert {t.layer for t in tensors if t.kind == "indexer.attn_q_b"} == csa
     assert {t.layer for t in tensors if t.kind == "compressor_kv"} == {i for i, r in enumerate(ratios) if r}
-    kv = {t.layer: t.shape for t in tensors if t.kind == "compressor_kv"}
+    kv = {t.layer: t.shape for t in tensors if t.kind == "compressor_kv" and t.layer is not None}
     assert all(kv[i] == (4096, (2 if ratios[i] == 4 else 1) * 512) for i in kv)  # overlap on CSA
     assert {t.layer for t in tensors if t.kind == "ffn_gate_tid2eid"} == {0, 1, 2}
     assert {t.layer for t in tensors if t.kind == "exp_probs_b"} == set(range(3, 43)) | {43}
@@ -249,7 +251,6 @@ GGUF_ARCH = {"deepseek_v3": "DEEPSEEK2", "deepseek_v32": "GLM_DSA", "qwen3_next"
     "model_id", ["deepseek-v3", "deepseek-v3.2", "kimi-k2-instruct", "qwen3-next-80b-a3b"]
 )
 def test_names_are_gguf_names(models, model_id):
-    gguf = pytest.importorskip("gguf")
     arch = models[model_id].architecture
     gguf_arch = getattr(gguf.MODEL_ARCH, GGUF_ARCH[arch.family])
     allowed = {gguf.TENSOR_NAMES[t] for t in gguf.MODEL_TENSORS[gguf_arch]}
@@ -263,7 +264,6 @@ def test_names_are_gguf_names(models, model_id):
 
 @pytest.mark.parametrize("model_id", ["deepseek-v4-flash", "deepseek-v4-pro", "deepseek-v4.1-flash"])
 def test_kinds_without_gguf_name_are_documented(models, model_id):
-    gguf = pytest.importorskip("gguf")
     from sizer.model.architecture import deepseek_v4, deepseek_v41
 
     arch = models[model_id].architecture

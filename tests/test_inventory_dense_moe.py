@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import re
 from math import ceil
+from typing import Any
 
+import gguf
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -145,7 +147,6 @@ def test_minimax_m2_plus_fp8_scales_matches_safetensors_count(models):
                                       "qwen3-30b-a3b", "llama-4-maverick-17b-128e", "gpt-oss-20b", "glm-4.5",
                                       "glm-4.5-air", "minimax-m2"])
 def test_tensor_names_are_gguf_names_of_the_arch(models, model_id):
-    gguf = pytest.importorskip("gguf")
     arch = models[model_id].architecture
     gguf_arch = getattr(gguf.MODEL_ARCH, GGUF_ARCH[arch.family])
     allowed = {gguf.TENSOR_NAMES[t] for t in gguf.MODEL_TENSORS[gguf_arch]}
@@ -239,7 +240,7 @@ def test_inventory_is_cached(models):
 
 # ---- invariants over random small architectures -------------------------------------------------
 
-_dense = st.builds(
+_dense: st.SearchStrategy[dict[str, Any]] = st.builds(
     dict,
     family=st.sampled_from(["llama", "qwen2", "qwen3", "phi3", "gemma2", "gemma3"]),
     hidden_size=st.sampled_from([64, 128, 256]),
@@ -253,7 +254,7 @@ _dense = st.builds(
 )
 
 
-def _dense_arch(d: dict, **update) -> Architecture:
+def _dense_arch(d: dict[str, Any], **update: Any) -> Architecture:
     d = {**d, **update}
     group = d.pop("group")
     gemma = d["family"].startswith("gemma")

@@ -11,6 +11,8 @@ MiB where it fuses or places ops differently.
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
@@ -18,7 +20,7 @@ from hypothesis import strategies as st
 from sizer.errors import BadValueError
 from sizer.memory.activations import activation_bytes, activation_tokens, runtime_overhead_bytes
 from sizer.memory.breakdown import Workload, breakdown
-from sizer.memory.kv_cache import kv_cache_per_layer, kv_total_bytes
+from sizer.memory.kv_cache import kv_total_bytes
 from sizer.model.architecture import inventory
 from sizer.model.tensors import QuantizedTensor
 from sizer.schema import Architecture, Engine
@@ -172,15 +174,26 @@ def test_breakdown_without_engine_is_weights_and_exact_kv() -> None:
 
 
 @given(ctx=st.integers(1, 100_000), users=st.integers(1, 8), eng=st.sampled_from([LLAMA_CPP, VLLM, None]))
-def test_breakdown_kv_equals_the_kv_module(ctx: int, users: int, eng: Engine | None) -> None:
-    b = breakdown((), GEMMA_3_27B, Workload(context_tokens=ctx, users=users), eng, "f16" if eng is not VLLM else None)
-    layers = kv_cache_per_layer(GEMMA_3_27B, ctx, 2.0, engine=eng, sequences=users)
-    assert b.kv_layer_bytes == tuple(x.kv_bytes for x in layers)
+def test_breakdown_kv_by_hand(ctx: int, users: int, eng: Engine | None) -> None:
+    """Llama-3-8B (GQA, no sliding window): 2 (K and V) x 8 KV heads x 128 x 2 bytes (16-bit) = 4,096 bytes
+    per token per layer, x 32 layers = 131,072 bytes per token. Without an engine, exactly context x users
+    tokens; vLLM pages of 16 tokens per sequence; llama.cpp n_ctx = context x users padded to 256, then one
+    stream per sequence of n_ctx / users cells padded to 256 (llama-context.cpp n_ctx_seq)."""
+    b = breakdown((), LLAMA_3_8B, Workload(context_tokens=ctx, users=users), eng, "f16" if eng is not VLLM else None)
+    if eng is None:
+        tokens = ctx * users
+    elif eng is VLLM:
+        tokens = -(-ctx // 16) * 16 * users
+    else:
+        n_ctx = -(-ctx * users // 256) * 256
+        tokens = -(-(n_ctx // users) // 256) * 256 * users
+    assert b.kv_cache_bytes == tokens * 131_072
+    assert b.kv_layer_bytes == (tokens * 4096,) * 32
     assert b.total_bytes == b.kv_cache_bytes + b.activations_bytes + b.overhead_bytes
 
 
 @pytest.mark.parametrize("bad", [{"context_tokens": 0}, {"context_tokens": 10, "users": 0},
                                  {"context_tokens": 10, "batch_tokens": 0}])
-def test_workload_rejects_nonsense(bad: dict[str, int]) -> None:
+def test_workload_rejects_nonsense(bad: dict[str, Any]) -> None:
     with pytest.raises(BadValueError):
         Workload(**bad)

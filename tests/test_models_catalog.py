@@ -16,13 +16,13 @@ from sizer.model.architecture import inventory
 from sizer.model.architecture._common import is_moe_layer
 from sizer.model.architecture.counts import active_params, total_params
 from sizer.model.tensors import Role
-from sizer.schema import canonicalize_name
+from sizer.schema import ModelEntry, canonicalize_name
 
 TOTAL_TOLERANCE_PCT = 0.5
 ACTIVE_TOLERANCE_PCT = 3.0
 
 
-def _models():
+def _models() -> dict[str, ModelEntry]:
     return load_catalog().models
 
 
@@ -45,23 +45,36 @@ def test_total_matches_official(model_id):
     )
 
 
-@pytest.mark.parametrize("model_id", IDS)
+# per-entry rules run on the entries they concern (a test that asserts nothing is not run)
+WIDENED_OR_EXTRA = [i for i in IDS if MODELS[i].extra_params
+                    or (MODELS[i].total_params.tolerance_pct or 0) > TOTAL_TOLERANCE_PCT]
+WITH_ACTIVE = [i for i in IDS if MODELS[i].active_params is not None]
+MOE_WITHOUT_ACTIVE = [i for i in IDS if MODELS[i].active_params is None and MODELS[i].architecture.is_moe]
+WITH_LOCAL_LAYERS = [i for i in IDS if MODELS[i].architecture.local_layer_kind is not None]
+
+
+def test_the_filtered_model_lists_are_not_empty():
+    # an empty parameter list would skip its test silently
+    assert WIDENED_OR_EXTRA and WITH_ACTIVE and MOE_WITHOUT_ACTIVE and WITH_LOCAL_LAYERS
+
+
+@pytest.mark.parametrize("model_id", WIDENED_OR_EXTRA)
 def test_gaps_and_extras_are_explained(model_id):
-    entry = MODELS[model_id]
-    widened = (entry.total_params.tolerance_pct or 0) > TOTAL_TOLERANCE_PCT
-    if entry.extra_params or widened:
-        assert entry.count_residue, f"{model_id}: extra_params or a widened tolerance needs a count_residue"
+    assert MODELS[model_id].count_residue, f"{model_id}: extra_params or a widened tolerance needs a count_residue"
 
 
-@pytest.mark.parametrize("model_id", IDS)
+@pytest.mark.parametrize("model_id", MOE_WITHOUT_ACTIVE)
+def test_moe_without_active_count_says_why(model_id):
+    # a MoE model without a published active count must say so in count_residue (DeepSeek-V3.2)
+    assert MODELS[model_id].count_residue, f"{model_id}: MoE models state their active parameters"
+
+
+@pytest.mark.parametrize("model_id", WITH_ACTIVE)
 def test_active_matches_official(model_id):
     entry = MODELS[model_id]
     arch = entry.architecture
-    if entry.active_params is None:
-        # a MoE model without a published active count must say so in count_residue (DeepSeek-V3.2)
-        assert not arch.is_moe or entry.count_residue, f"{model_id}: MoE models state their active parameters"
-        return
     official = entry.active_params
+    assert official is not None
     recomputed = active_params(arch, official.embeddings)
     tolerance = official.tolerance_pct or ACTIVE_TOLERANCE_PCT
     assert _gap_pct(recomputed, official.value) <= tolerance, (
@@ -116,11 +129,10 @@ def test_official_figures_cite_entry_sources(model_id):
             assert count.source in entry.sources, f"{count.source} missing from sources"
 
 
-@pytest.mark.parametrize("model_id", IDS)
+@pytest.mark.parametrize("model_id", WITH_LOCAL_LAYERS)
 def test_local_layer_pattern_is_complete(model_id):
     arch = MODELS[model_id].architecture
-    if arch.local_layer_kind is not None:
-        assert arch.local_layer_period is not None
+    assert arch.local_layer_period is not None
     if arch.local_layer_kind in ("sliding_window", "chunked"):
         assert arch.local_window_tokens is not None
 

@@ -18,7 +18,6 @@ from sizer.catalog.loading import Catalog, load_catalog
 from sizer.memory.breakdown import Workload
 from sizer.model.reference import resolve_model
 from sizer.placement.hardware import Hardware, build_hardware
-from sizer.placement.traffic import read_fraction
 from sizer.quant.assignment import resolve_quant
 from sizer.sizing.fitter import Fitter, default_engine, fit
 from sizer.speed.estimate import Speed, prefill_flops_per_token
@@ -100,11 +99,17 @@ def _place(
 
 
 def _bytes_per_token(fitter: Fitter) -> float:
-    """Weight bytes one decode token reads, from the tensor inventory (KV excluded: a lower bound)."""
-    arch = fitter.model.arch
-    return sum(
-        qt.weights_bytes * read_fraction(qt.tensor, arch) for qt in fitter.tensors if not qt.tensor.is_mtp
-    )
+    """Weight bytes one decode token reads at least, from the tensor inventory and the GGUF tensor names alone
+    (not sizer's traffic rules): the token embedding is one row (counted as 0 here), a stack of routed experts
+    (`*_exps`, ne2 = experts) is read top-k of n, every other tensor whole. KV excluded: a lower bound."""
+    top_k = fitter.model.arch.num_experts_per_tok or 1
+    total = 0.0
+    for qt in fitter.tensors:
+        t = qt.tensor
+        if t.is_mtp or t.kind == "token_embd":
+            continue
+        total += qt.weights_bytes * (top_k / t.shape[2] if t.kind.endswith("_exps") else 1.0)
+    return total
 
 
 @given(setups, contexts, calibrations)

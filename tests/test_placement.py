@@ -187,7 +187,7 @@ def test_devices_are_never_overfilled_and_the_parts_add_up(cfg: dict[str, Any], 
 # ----------------------------------------------------------------------------------------------- JSON contract
 
 
-def test_fit_json_keeps_the_contract_keys(run_cli) -> None:  # type: ignore[no-untyped-def]
+def test_fit_json_keeps_the_contract_keys(run_cli) -> None:
     res = run_cli("fit", "deepseek-v3", "-q", "q4_k_m", "--gpu", "RTX 5090", "--ram", "768", "-c", "32k",
                   "-f", "json")
     assert res.exit_code == 0, res.output
@@ -206,7 +206,7 @@ def test_fit_json_keeps_the_contract_keys(run_cli) -> None:  # type: ignore[no-u
     assert isinstance(data["warnings"], list) and isinstance(data["assumptions"], list)
 
 
-def test_a_model_that_does_not_fit_is_still_exit_0_with_the_short_device(run_cli) -> None:  # type: ignore[no-untyped-def]
+def test_a_model_that_does_not_fit_is_still_exit_0_with_the_short_device(run_cli) -> None:
     res = run_cli("fit", "deepseek-v3", "-q", "q4_k_m", "--gpu", "RTX 5090", "-f", "json")
     assert res.exit_code == 0
     data = json.loads(res.stdout)

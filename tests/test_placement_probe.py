@@ -35,7 +35,7 @@ def fitter(model: str, quant: str, context: int) -> Fitter:
                   Workload(context), CAT)
 
 
-def _gpus_fit(layout, kv) -> bool:  # type: ignore[no-untyped-def]
+def _gpus_fit(layout, kv) -> bool:
     return all(u.free_bytes >= 0 for u in evaluate(layout, kv).usages if u.slot.kind != "host_ram")
 
 
@@ -46,7 +46,7 @@ def _gpus_fit(layout, kv) -> bool:  # type: ignore[no-untyped-def]
     context=st.sampled_from([2048, 32768]),
     gpus=st.lists(st.tuples(st.sampled_from(GPUS), st.integers(1, 2)), min_size=1, max_size=2),
 )
-def test_probe_agrees_with_the_built_layout(model, quant, context, gpus) -> None:  # type: ignore[no-untyped-def]
+def test_probe_agrees_with_the_built_layout(model, quant, context, gpus) -> None:
     f = fitter(model, quant, context)
     arch, engine = f.model.arch, f.engine
     hw = build_hardware(CAT, tuple(gpus), ram_bytes=2048 * 10**9)

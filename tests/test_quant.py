@@ -8,17 +8,17 @@ GGUF file sizes, and the rules of llama.cpp src/llama-quant.cpp read directly.
 
 from __future__ import annotations
 
+import gguf.constants as gguf_constants
 import pytest
 
 from sizer.catalog.loading import load_catalog
 from sizer.errors import BadValueError, UnknownNameError
-from sizer.model.tensors import Role, Tensor
+from sizer.model.architecture import inventory
+from sizer.model.tensors import QuantizedTensor, Role, Tensor
 from sizer.quant.assignment import assign, bits_per_weight, resolve_quant, weights_bytes
 from sizer.quant.checkpoint import matrix_bytes
 from sizer.quant.llamacpp import ggml_bytes
 from sizer.schema import QuantFormat
-
-gguf_constants = pytest.importorskip("gguf.constants")
 
 CATALOG = load_catalog()
 QUANTS = CATALOG.quants
@@ -135,7 +135,7 @@ def moe_model(
     return tuple(out)
 
 
-def types_of(qtensors: tuple, kind: str) -> list[str]:
+def types_of(qtensors: tuple[QuantizedTensor, ...], kind: str) -> list[str]:
     return [q.qtype for q in qtensors if q.tensor.kind == kind]
 
 
@@ -148,7 +148,7 @@ def test_every_agreed_id_exists() -> None:
 
 
 @pytest.mark.parametrize("qtype", list(gguf_constants.GGML_QUANT_SIZES), ids=lambda t: t.name)
-def test_ggml_type_layout_equals_gguf(qtype: object) -> None:
+def test_ggml_type_layout_equals_gguf(qtype: gguf_constants.GGMLQuantizationType) -> None:
     block, size = gguf_constants.GGML_QUANT_SIZES[qtype]
     entry = QUANTS[f"ggml-{qtype.name.lower()}"]
     assert (entry.format_kind, entry.name, entry.ggml_type_id) == ("ggml_type", qtype.name, qtype.value)
@@ -208,12 +208,8 @@ def test_llama31_8b_bits_per_weight_match_quantize_readme(ftype: str) -> None:
 
 
 def test_llama31_8b_from_the_catalog_inventory() -> None:
-    inventory = pytest.importorskip("sizer.model.architecture").inventory
     model = CATALOG.model("llama-3.1-8b")
-    try:
-        inv = inventory(model.architecture)
-    except NotImplementedError:
-        pytest.skip("no llama inventory yet")
+    inv = inventory(model.architecture)
     for ftype, want in LLAMA31_8B_BPW.items():
         got = bits_per_weight(
             assign(inv, resolve_quant(ftype, model, CATALOG), CATALOG, arch=model.architecture)
@@ -346,7 +342,7 @@ WORKED_CHECKPOINT = {
 @pytest.mark.parametrize(("qtype", "nbytes"), list(WORKED.items()))
 def test_worked_example_ggml(qtype: str, nbytes: int) -> None:
     layouts = {
-        q.name: (q.block_size, q.type_size_bytes) for q in QUANTS.values() if q.format_kind == "ggml_type"
+        q.name: (q.block_size or 1, q.type_size_bytes or 0) for q in QUANTS.values() if q.format_kind == "ggml_type"
     }
     assert ggml_bytes((4096, 14336), qtype, layouts) == nbytes
 
@@ -364,6 +360,7 @@ def test_worked_example_gptq_as_ffn_down() -> None:
 
 def test_stacked_experts_pay_their_scales_per_expert() -> None:
     one = matrix_bytes(QUANTS["fp8-block128"], (7168, 2048))
+    assert one is not None
     assert matrix_bytes(QUANTS["fp8-block128"], (7168, 2048, 256)) == 256 * one
     assert one == 7168 * 2048 + 16 * 56 * 4
 
@@ -440,12 +437,8 @@ def test_assign_is_cached_per_inventory_object() -> None:
 @pytest.mark.parametrize(("model_id", "gib"), [("gpt-oss-120b", 60.8), ("gpt-oss-20b", 12.8)])
 def test_gpt_oss_native_checkpoint_size(model_id: str, gib: float) -> None:
     """gpt-oss model card (arXiv 2508.10925, table 1): checkpoint sizes 60.8 GiB and 12.8 GiB."""
-    inventory = pytest.importorskip("sizer.model.architecture").inventory
     model = CATALOG.model(model_id)
-    try:
-        inv = inventory(model.architecture)
-    except NotImplementedError:
-        pytest.skip("no gpt-oss inventory yet")
+    inv = inventory(model.architecture)
     fmt = resolve_quant("native", model, CATALOG)
     assert fmt.id == "mxfp4-experts"
     assert weights_bytes(assign(inv, fmt, CATALOG, arch=model.architecture)) / 2**30 == pytest.approx(

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import gguf
+import numpy as np
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
@@ -16,9 +18,7 @@ from hypothesis import strategies as st
 from sizer.catalog.loading import load_catalog
 from sizer.model.tensors import QuantizedTensor, Role, Tensor
 from sizer.quant.assignment import assign, weights_bytes
-
-gguf = pytest.importorskip("gguf")
-np = pytest.importorskip("numpy")
+from sizer.schema import QuantFormat
 
 CATALOG = load_catalog()
 QUANTS = CATALOG.quants
@@ -111,7 +111,7 @@ MODELS = {
 }
 
 
-def _write_and_read(path: Path, qtensors: tuple[QuantizedTensor, ...]) -> dict[str, object]:
+def _write_and_read(path: Path, qtensors: tuple[QuantizedTensor, ...]) -> dict[str, gguf.ReaderTensor]:
     writer = gguf.GGUFWriter(str(path), arch="llama")
     for q in qtensors:
         qtype = gguf.GGMLQuantizationType[q.qtype]
@@ -183,7 +183,7 @@ GGUF_TYPES = [
     experts=st.sampled_from([0, 4, 8]),
     fmt=st.sampled_from(CHECKPOINTS + GGUF_TYPES),
 )
-def test_bytes_never_below_the_layout_minimum(hidden: int, ff: int, experts: int, fmt: object) -> None:
+def test_bytes_never_below_the_layout_minimum(hidden: int, ff: int, experts: int, fmt: QuantFormat) -> None:
     """Every tensor costs at least its codes: elements x weight bits / 8 (checkpoints) or exactly
     rows x blocks x bytes-per-block of the ggml type it got (GGUF)."""
     inv = synthetic(
@@ -198,7 +198,7 @@ def test_bytes_never_below_the_layout_minimum(hidden: int, ff: int, experts: int
         moe_ff=ff,
     )
     layouts = {
-        q.name: (q.block_size, q.type_size_bytes) for q in QUANTS.values() if q.format_kind == "ggml_type"
+        q.name: (q.block_size or 1, q.type_size_bytes or 0) for q in QUANTS.values() if q.format_kind == "ggml_type"
     }
     for q in assign(inv, fmt, CATALOG):
         n = q.tensor.elements

@@ -17,7 +17,7 @@ REGENERATE = "stale; regenerate with: sizer catalog schema -o gpu_catalog/schema
 
 
 @pytest.mark.parametrize("kind", [*KIND_MODELS, None], ids=[*KIND_MODELS, "catalog"])
-def test_committed_schema_is_fresh(run_cli, kind: str | None) -> None:  # type: ignore[no-untyped-def]
+def test_committed_schema_is_fresh(run_cli, kind: str | None) -> None:
     name = f"{kind}.schema.json" if kind else "catalog.schema.json"
     result = run_cli("catalog", "schema", *(["--kind", kind] if kind else []))
     assert result.exit_code == 0

@@ -38,8 +38,10 @@ __all__ = [
     "ENV_VAR",
     "KIND_LABELS",
     "KIND_MODELS",
+    "KIND_TABLE",
     "KIND_TABLES",
     "Catalog",
+    "KindTable",
     "build_catalog",
     "clear_cache",
     "load_catalog",
@@ -48,30 +50,29 @@ __all__ = [
 ]
 
 ENV_VAR = "SIZER_CATALOG"
-KIND_MODELS: dict[str, type[BaseModel]] = {
-    "accelerator": Accelerator,
-    "model": ModelEntry,
-    "quant": QuantFormat,
-    "engine": Engine,
-    "system": System,
-    "calibration": CalibrationEntry,
+
+
+@dataclass(frozen=True, slots=True)
+class KindTable:
+    """What the code needs to know about one kind of catalog entry (its files: `sizer.catalog.files`)."""
+
+    model: type[BaseModel]  # the schema an entry validates against
+    table: str  # the Catalog attribute holding the entries by id
+    label: str  # the word in messages ("unknown GPU ...")
+
+
+# The one table of entry kinds, in catalog order (the same order as sizer.catalog.files.KINDS).
+KIND_TABLE: dict[str, KindTable] = {
+    "accelerator": KindTable(Accelerator, "accelerators", "GPU"),
+    "model": KindTable(ModelEntry, "models", "model"),
+    "quant": KindTable(QuantFormat, "quants", "quant format"),
+    "engine": KindTable(Engine, "engines", "engine"),
+    "system": KindTable(System, "systems", "system"),
+    "calibration": KindTable(CalibrationEntry, "calibration", "calibration entry"),
 }
-KIND_TABLES = {
-    "accelerator": "accelerators",
-    "model": "models",
-    "quant": "quants",
-    "engine": "engines",
-    "system": "systems",
-    "calibration": "calibration",
-}
-KIND_LABELS = {
-    "accelerator": "GPU",
-    "model": "model",
-    "quant": "quant format",
-    "engine": "engine",
-    "system": "system",
-    "calibration": "calibration entry",
-}
+KIND_MODELS: dict[str, type[BaseModel]] = {kind: k.model for kind, k in KIND_TABLE.items()}
+KIND_TABLES: dict[str, str] = {kind: k.table for kind, k in KIND_TABLE.items()}
+KIND_LABELS: dict[str, str] = {kind: k.label for kind, k in KIND_TABLE.items()}
 
 
 @dataclass(frozen=True, eq=False)

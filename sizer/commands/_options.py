@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar, get_args
 
 import click
 
@@ -19,6 +19,8 @@ from sizer.render.formats import FORMATS
 from sizer.units import parse_gpu_spec, parse_memory_bytes, parse_param_count, parse_token_count
 
 if TYPE_CHECKING:
+    from pydantic import BaseModel
+
     from sizer.catalog.loading import Catalog
 
 __all__ = [
@@ -34,6 +36,7 @@ __all__ = [
     "finite",
     "format_option",
     "get_catalog",
+    "schema_choices",
     "sources_option",
 ]
 
@@ -130,3 +133,13 @@ def get_catalog() -> Catalog:
 
     state = click.get_current_context().find_object(CliState)
     return load_catalog(state.overlays if state is not None else ())
+
+
+def schema_choices(model: type[BaseModel], field: str) -> list[str]:
+    """The values a catalog schema allows in a Literal field (`Accelerator.segment`, ...): a click choice
+    that repeats a schema enum is derived from it, so the two cannot drift apart."""
+    annotation = model.model_fields[field].annotation
+    values = [v for v in get_args(annotation) if isinstance(v, str)]
+    if not values:
+        raise TypeError(f"{model.__name__}.{field} is not a Literal of strings")
+    return values

@@ -19,14 +19,22 @@ from sizer.catalog.listing import (
     list_quants,
     list_systems,
 )
-from sizer.commands._options import MEMORY_SIZE, PARAM_COUNT, TOKEN_COUNT, format_option, get_catalog, sources_option
+from sizer.commands._options import (
+    MEMORY_SIZE,
+    PARAM_COUNT,
+    TOKEN_COUNT,
+    format_option,
+    get_catalog,
+    schema_choices,
+    sources_option,
+)
 from sizer.render.formats import render
+from sizer.schema import Accelerator, QuantFormat
 
 __all__ = ["engines", "gpus", "models", "quants", "systems"]
 
-_SEGMENTS = ["datacenter", "workstation", "consumer", "edge", "cloud"]
-_QUANT_KINDS = ["ggml_type", "gguf_file_type", "float", "fp8", "microscaling", "gptq", "awq", "bitsandbytes",
-                "mlx", "int_weight_only", "native"]  # fmt: skip
+_SEGMENTS = schema_choices(Accelerator, "segment")
+_QUANT_KINDS = schema_choices(QuantFormat, "format_kind")
 
 
 def _print_listing(listing: Listing, fmt: str) -> None:
@@ -88,12 +96,12 @@ def models() -> None:
 @click.option("--min-params", type=PARAM_COUNT, help="At least this many total parameters (e.g. 30B).")
 @click.option("--max-params", type=PARAM_COUNT, help="At most this many total parameters (e.g. 1T).")
 @click.option("--fits-here", is_flag=True, help="Only models that run on this machine, with the best quant for each.")
-@click.option("-c", "--context", "context_tokens", type=TOKEN_COUNT, default="8k", show_default=True,
-              help="Context for --fits-here.")
+@click.option("-c", "--context", "context_tokens", type=TOKEN_COUNT,
+              help="Context for --fits-here (default: sizer fit's default context).")
 @format_option()
 @sources_option
 def models_list(family: tuple[str, ...], vendor: tuple[str, ...], min_params: int | None,
-                max_params: int | None, fits_here: bool, context_tokens: int, fmt: str,
+                max_params: int | None, fits_here: bool, context_tokens: int | None, fmt: str,
                 show_sources: bool) -> None:  # fmt: skip
     """List models, by vendor then size."""
     if fits_here:
@@ -104,7 +112,7 @@ def models_list(family: tuple[str, ...], vendor: tuple[str, ...], min_params: in
     _print_listing(listing, fmt)
 
 
-def _print_fits_here(context_tokens: int, fmt: str) -> None:
+def _print_fits_here(context_tokens: int | None, fmt: str) -> None:
     from sizer.machine.detection import detect, hardware_from_local
     from sizer.sizing.fits_here import best_fits
     from sizer.units import format_gib, format_params

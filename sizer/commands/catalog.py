@@ -11,18 +11,15 @@ schemas with `sizer catalog schema -o gpu_catalog/schemas`; a test fails when th
 
 from __future__ import annotations
 
-import json
 import os
 from pathlib import Path
-from typing import Any
 
 import click
 
+from sizer.catalog.loading import KIND_MODELS
 from sizer.errors import CatalogIssue
 
-__all__ = ["catalog", "schema_documents", "schema_text"]
-
-_KIND_CHOICES = ["accelerator", "model", "quant", "engine", "system", "calibration"]
+__all__ = ["catalog"]
 
 
 @click.group("catalog")
@@ -90,33 +87,8 @@ def validate(ctx: click.Context, paths: tuple[str, ...], fmt: str) -> None:
     )
 
 
-def schema_documents() -> dict[str, dict[str, Any]]:
-    """File name -> JSON Schema: one per kind (a file holds a list of entries) and `catalog` (any kind)."""
-    from typing import Annotated, Union
-
-    from pydantic import Field, TypeAdapter
-
-    from sizer.catalog.loading import KIND_MODELS
-
-    documents: dict[str, dict[str, Any]] = {}
-    for kind, model in KIND_MODELS.items():
-        schema = TypeAdapter(list[model]).json_schema()  # type: ignore[valid-type]
-        documents[f"{kind}.schema.json"] = {"title": f"sizer catalog: {kind} entries", **schema}
-    any_entry = Annotated[Union[tuple(KIND_MODELS.values())], Field(discriminator="kind")]  # type: ignore[valid-type]  # noqa: UP007
-    schema = TypeAdapter(list[any_entry]).json_schema()  # type: ignore[valid-type]
-    documents["catalog.schema.json"] = {
-        "title": "sizer catalog overlay: entries of any kind (each names its kind)",
-        **schema,
-    }
-    return documents
-
-
-def schema_text(document: dict[str, Any]) -> str:
-    return json.dumps(document, indent=2, ensure_ascii=False) + "\n"
-
-
 @catalog.command("schema")
-@click.option("--kind", type=click.Choice(_KIND_CHOICES), help="Only the schema of one kind of entry.")
+@click.option("--kind", type=click.Choice(list(KIND_MODELS)), help="Only the schema of one kind of entry.")
 @click.option(
     "-o",
     "--output",
@@ -134,8 +106,10 @@ def schema(kind: str | None, output: str | None) -> None:
     Editors (VS Code YAML, any yaml-language-server client) pick the schema from a first-line modeline:
       # yaml-language-server: $schema=../schemas/accelerator.schema.json
     """
+    from sizer.catalog.json_schema import schema_documents, schema_file_name, schema_text
+
     documents = schema_documents()
-    name = f"{kind}.schema.json" if kind else "catalog.schema.json"
+    name = schema_file_name(kind)
     if output is None:
         click.echo(schema_text(documents[name]), nl=False)
         return

@@ -8,13 +8,10 @@ import click
 
 from sizer.commands._options import GPU_SPEC, MEMORY_SIZE, PARAM_COUNT, TOKEN_COUNT, finite, format_option, get_catalog
 from sizer.limits import MAX_HEAD_DIM, MAX_HEADS, MAX_LAYERS, MAX_USERS, MAX_WIDTH
+from sizer.sizing.fitter import OFFLOAD_MODES
+from sizer.sizing.quant_names import is_comparison
 
-__all__ = ["fit_command", "hardware_options", "ALL_QUANTS_KINDS"]
-
-# `--quant all`: every llama.cpp file type plus the common checkpoint formats
-ALL_QUANTS_KINDS = ("gguf_file_type",)
-ALL_QUANTS_EXTRA = ("bf16", "fp8-per-channel", "fp8-block128", "nvfp4", "mxfp4", "awq-int4-g128",
-                    "gptq-int4-g128", "bnb-nf4", "mlx-4bit", "mlx-8bit")
+__all__ = ["fit_command", "hardware_options"]
 
 
 def hardware_options(func: Any) -> Any:
@@ -62,7 +59,7 @@ def local_hardware_args(here: bool, gpus: tuple[Any, ...], ram_bytes: int | None
 @click.option("-u", "--users", type=click.IntRange(1, MAX_USERS), default=1, show_default=True, help="Concurrent sequences.")
 @click.option("--kv-dtype", help="KV cache type (f16, bf16, fp8, q8_0, q4_0, ...; default: the engine's).")
 @click.option("-e", "--engine", help="llama.cpp, vllm, sglang, trt-llm, ollama, mlx, ktransformers.")
-@click.option("--offload", type=click.Choice(["auto", "none", "experts", "layers"]), default="auto",
+@click.option("--offload", type=click.Choice(OFFLOAD_MODES), default=OFFLOAD_MODES[0],
               show_default=True, help="What may go to host RAM: auto picks the fastest placement that fits.")
 @click.option("--params", type=PARAM_COUNT, help="Raw mode: total parameters (1T, 70B).")
 @click.option("--active", type=PARAM_COUNT, help="Raw mode: active parameters per token (MoE).")
@@ -94,17 +91,18 @@ def fit_command(model: str | None, quants: tuple[str, ...], gpus: tuple[Any, ...
     hw = local_hardware_args(here, gpus, ram_bytes, wired_limit_bytes)
     common: dict[str, Any] = dict(nodes=nodes, ram_bandwidth_gb_s=ram_bandwidth_gb_s, system=system,
                                   context_tokens=context_tokens, users=users, engine=engine, catalog=catalog, **hw)
-    if len(quants) > 1 or (quants and quants[0].lower() == "all"):
-        names = list(quants)
-        if [q.lower() for q in quants] == ["all"]:
-            names = [q.id for q in catalog.quants.values() if q.format_kind in ALL_QUANTS_KINDS]
-            names += [q for q in ALL_QUANTS_EXTRA if q in catalog.quants]
-        rows = compare_quants(ref, names, **common)
-        rows.sort(key=lambda r: r.weights_bytes)
-        click.echo(render_quant_rows(rows, fmt), nl=False)
+    if is_comparison(quants):
+        click.echo(render_quant_rows(compare_quants(ref, list(quants), **common), fmt), nl=False)
         return
     result = fit(ref, quant=quants[0] if quants else "native", kv_dtype=kv_dtype, offload=offload, **common)
     if fmt == "table":
         for w in result.warnings:
             click.echo(f"warning: {w}", err=True)
+    if fmt == "html":
+        from sizer.render.html_report import render_fit_html, sources_of_fit
+        from sizer.sizing.context_sweep import decode_by_context
+
+        points = decode_by_context(ref, result, kv_dtype=kv_dtype, **common) if result.performance else []
+        click.echo(render_fit_html(result, points, sources_of_fit(result, catalog)), nl=False)
+        return
     click.echo(render_fit(result, fmt), nl=False)

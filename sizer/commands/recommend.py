@@ -2,26 +2,38 @@
 
 from __future__ import annotations
 
+from dataclasses import MISSING, fields
 from typing import Any
 
 import click
 
 from sizer.commands._options import GPU_SPEC, MEMORY_SIZE, TOKEN_COUNT, finite, format_option, get_catalog
 from sizer.limits import MAX_DEVICES, MAX_USERS
+from sizer.recommendation.cost import DATACENTER_PUE, CostOptions
+from sizer.recommendation.pipeline import SORTS, Constraints
+from sizer.sizing.fitter import DEFAULT_CONTEXT_TOKENS
+from sizer.units import format_tokens
 
 __all__ = ["plan_command", "recommend_command"]
 
-_SORTS = ["spread", "price", "speed", "quality", "cost-per-token"]
+
+def _defaults(cls: type) -> dict[str, Any]:
+    """The library's defaults of a dataclass (Constraints, CostOptions): the CLI shows and uses those."""
+    return {f.name: f.default for f in fields(cls) if f.default is not MISSING}
+
+
+_C = _defaults(Constraints)
+_COST = _defaults(CostOptions)
 
 
 def _search_options(func: Any) -> Any:
     """The constraints and cost options shared by recommend and plan."""
     options = [
         click.option("-c", "--context", "context_tokens", type=TOKEN_COUNT,
-                     help="Tokens per sequence: 32k, 128K, 1M (default 8k)."),
-        click.option("-u", "--users", type=click.IntRange(1, MAX_USERS), default=1, show_default=True,
+                     help=f"Tokens per sequence: 32k, 128K, 1M (default {format_tokens(DEFAULT_CONTEXT_TOKENS)})."),
+        click.option("-u", "--users", type=click.IntRange(1, MAX_USERS), default=_C["users"], show_default=True,
                      help="Concurrent sequences."),
-        click.option("--min-tps", type=finite(0, 1e7), default=2.0, show_default=True,
+        click.option("--min-tps", type=finite(0, 1e7), default=_C["min_tps"], show_default=True,
                      help="Minimum decode tokens/s per user (0: any speed)."),
         click.option("--budget", "budget_usd", type=finite(0, 1e13, min_open=True), help="Maximum capital cost, USD."),
         click.option("--vendor", "vendors", multiple=True, help="Only this GPU vendor (repeatable)."),
@@ -37,18 +49,19 @@ def _search_options(func: Any) -> Any:
                      help="Hardware you own (GPU or catalog system, repeatable): used first, at no cost."),
         click.option("--have-ram", "have_ram_bytes", type=MEMORY_SIZE, help="RAM in the machine you own: 128GB."),
         click.option("--here", is_flag=True, help="Own this machine's GPUs and RAM (sizer detect)."),
-        click.option("--top", type=click.IntRange(1, 100_000), default=10, show_default=True, help="Configurations shown."),
-        click.option("--sort", type=click.Choice(_SORTS), default="spread", show_default=True,
+        click.option("--top", type=click.IntRange(1, 100_000), default=_C["top"], show_default=True,
+                     help="Configurations shown."),
+        click.option("--sort", type=click.Choice(SORTS), default=_C["sort"], show_default=True,
                      help="spread: cheapest, fastest, most accurate and a spread of prices, cheapest first."),
-        click.option("--max-nodes", type=click.IntRange(1, 64), default=4, show_default=True,
+        click.option("--max-nodes", type=click.IntRange(1, 64), default=_C["max_nodes"], show_default=True,
                      help="Most machines in one configuration."),
-        click.option("--years", type=finite(0.1, 100), default=3.0, show_default=True,
+        click.option("--years", type=finite(0.1, 100), default=_COST["years"], show_default=True,
                      help="Years of ownership for the TCO."),
-        click.option("--pue", type=finite(1.0, 10.0), help="Power usage effectiveness (default 1.56 in a "
+        click.option("--pue", type=finite(1.0, 10.0), help=f"Power usage effectiveness (default {DATACENTER_PUE:g} in a "
                      "data center, 1.0 at a desk)."),
-        click.option("--kwh-price", "usd_per_kwh", type=finite(0, 1e3), default=0.13, show_default=True,
+        click.option("--kwh-price", "usd_per_kwh", type=finite(0, 1e3), default=_COST["usd_per_kwh"], show_default=True,
                      help="Electricity, USD per kWh."),
-        click.option("--utilization", type=finite(0.01, 1.0), default=1.0, show_default=True,
+        click.option("--utilization", type=finite(0.01, 1.0), default=_COST["utilization"], show_default=True,
                      help="Fraction of the year spent generating."),
         click.option("--host-price", "host_price_usd", type=finite(0, 1e13),
                      help="Price of one host machine without GPUs, USD (replaces sizer's estimate)."),
@@ -100,6 +113,14 @@ def recommend_command(model: str, as_plan: bool, show_launch: bool, fmt: str, **
     from sizer.render.recommendation_report import render_plan, render_recommendations
 
     result = _run(model, kw)
+    if fmt == "html":
+        from sizer.render.html_report import render_plan_html, render_recommend_html, sources_of_recommend
+
+        sources = sources_of_recommend(result, get_catalog())
+        page = render_plan_html(result, sources) if as_plan else render_recommend_html(result, sources,
+                                                                                        show_launch=show_launch)
+        click.echo(page, nl=False)
+        return
     text = render_plan(result, fmt) if as_plan else render_recommendations(result, fmt, show_launch=show_launch)
     click.echo(text, nl=False)
 
@@ -117,4 +138,10 @@ def plan_command(model: str, fmt: str, **kw: Any) -> None:
     """
     from sizer.render.recommendation_report import render_plan
 
-    click.echo(render_plan(_run(model, kw), fmt), nl=False)
+    result = _run(model, kw)
+    if fmt == "html":
+        from sizer.render.html_report import render_plan_html, sources_of_recommend
+
+        click.echo(render_plan_html(result, sources_of_recommend(result, get_catalog())), nl=False)
+        return
+    click.echo(render_plan(result, fmt), nl=False)

@@ -60,6 +60,8 @@ def layer_split(
     devices = hw.devices()
     n = len(devices)
     host_mode = not hw.is_unified  # llama.cpp's token embedding lives in host memory even without --ram
+    if not host_mode:
+        cpu_moe_layers = 0  # unified memory: the CPU's experts share the one pool, so they stay on the device
     budgets = [device_budget(engine, d.capacity_bytes, 1, activations_bytes, overhead_bytes) for d in devices]
     items = layer_items(table, kv_bytes_per_layer_hint, cpu_moe_layers, engram_on_host)[first_gpu_layer:]
     where = balanced_cut(items + [tail_bytes(table, host_mode, ngl)], [c - a - o for c, a, o, _ in budgets])

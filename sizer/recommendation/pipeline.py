@@ -32,6 +32,7 @@ from sizer.recommendation.space import Space, build_tasks, resolve_have
 from sizer.recommendation.workers import default_workers, run_tasks
 from sizer.schema import Engine, QuantFormat
 from sizer.sizing.fitter import DEFAULT_CONTEXT_TOKENS
+from sizer.sizing.quant_names import expand_quant_names
 
 __all__ = ["DEFAULT_MIN_TPS", "DEFAULT_QUANTS", "SORTS", "Constraints", "recommend"]
 
@@ -56,7 +57,7 @@ class Constraints:
     vendors: tuple[str, ...] = ()
     max_gpus: int | None = None
     max_power_w: float | None = None
-    quants: tuple[str, ...] = ()  # () = DEFAULT_QUANTS; ("all",) = every file type and checkpoint format
+    quants: tuple[str, ...] = ()  # () = DEFAULT_QUANTS; ("all",): see sizer.sizing.quant_names
     engines: tuple[str, ...] = ()
     max_quality_loss: float | None = None  # mean KLD
     have: tuple[tuple[str, int], ...] = ()  # accelerators or systems owned, NAME -> count
@@ -69,10 +70,7 @@ class Constraints:
 
 
 def _formats(names: Sequence[str], model: ResolvedModel, catalog: Catalog) -> list[QuantFormat]:
-    if tuple(n.lower() for n in names) == ("all",):
-        names = [q.id for q in catalog.quants.values()
-                 if q.format_kind != "ggml_type" and q.resolves_to is None and q.format_kind != "native"]
-        names = ["native", *names]
+    names = expand_quant_names(names, catalog)
     out: dict[str, QuantFormat] = {}
     native = resolve_quant("native", model.entry, catalog) if model.entry is not None else None
     for name in names or DEFAULT_QUANTS:

@@ -19,6 +19,7 @@ from sizer.recommendation.launch import LaunchSpec, commands_for
 from sizer.recommendation.quality import quality_loss
 from sizer.recommendation.records import Miss, Placed, describe, machine_key, platforms_of
 from sizer.recommendation.results import (
+    ConfigurationPoint,
     CostResult,
     FitInputs,
     GpuLine,
@@ -311,4 +312,22 @@ def build_results(model_ref: str, model: ResolvedModel, search: Search, chosen: 
                           active_params=m.active_params, family=m.arch.family,
                           official_total_params=m.entry.total_params.value if m.entry else None),
         context_tokens=context, users=search.workload.users, constraints=constraints, recommendations=recs,
-        rejected=_rejections(search.misses, shown), search=stats, warnings=warnings, assumptions=assumptions)
+        rejected=_rejections(search.misses, shown), search=stats, configurations=_configurations(search, chosen),
+        warnings=warnings, assumptions=assumptions)
+
+
+def _configurations(search: Search, chosen: Sequence[Placed]) -> list[ConfigurationPoint]:
+    """Every placed configuration that meets the constraints, with its place on the front, cheapest first."""
+    placed = search.placed
+    points = [(p.price, p.per_user_tps, p.kld) for p in placed]
+    front = set(pareto_front(points))
+    ranks = {id(p): i + 1 for i, p in enumerate(chosen)}
+    out = []
+    for i in sorted(range(len(placed)), key=lambda i: (_order(points[i]), placed[i].order)):
+        p = placed[i]
+        hardware = describe(p.build, show_ram=p.layout.offload in ("experts", "layers") or p.layout.engram_on_host)
+        out.append(ConfigurationPoint(
+            summary=f"{p.fmt.name} on {hardware} ({p.engine.name})", hardware=hardware, quant=p.fmt.id,
+            engine=p.engine.id, capex_usd=p.price, per_user_decode_tokens_per_s=round(p.per_user_tps, 3),
+            mean_kld=p.kld, pareto=i in front, rank=ranks.get(id(p))))
+    return out

@@ -27,10 +27,7 @@ __all__ = [
 def format_runs_on(fmt: QuantFormat, acc: Accelerator) -> bool:
     """FP4 checkpoints need FP4 units (weight-only FP4 kernels are not general); everything else runs."""
     need = fmt.requires_native
-    if need not in ("fp4", "nvfp4", "mxfp4"):
-        return True
-    native = set(acc.native_formats)
-    return bool(native & {need, "fp4"})
+    return need not in ("fp4", "nvfp4", "mxfp4") or acc.runs_natively(need)
 
 
 @dataclass(frozen=True, slots=True)

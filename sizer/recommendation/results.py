@@ -12,6 +12,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from sizer.sizing.results import ModelResult
 
 __all__ = [
+    "ConfigurationPoint",
     "CostResult",
     "FitInputs",
     "GpuLine",
@@ -124,6 +125,20 @@ class Rejection(_Result):
     kind: str = Field(default="", description="speed | budget | power | quality | memory | price")
 
 
+class ConfigurationPoint(_Result):
+    """One configuration that fits and meets every constraint: where it sits on price and speed (for charts)."""
+
+    summary: str
+    hardware: str
+    quant: str
+    engine: str
+    capex_usd: float | None = Field(description="Capital cost; None when a price is unknown.")
+    per_user_decode_tokens_per_s: float
+    mean_kld: float | None = Field(default=None, description="Mean KL divergence vs 16-bit; None when unpublished.")
+    pareto: bool = Field(description="Not dominated on price, per-user speed and quality loss.")
+    rank: int | None = Field(default=None, description="Its rank among `recommendations` when shown there.")
+
+
 class SearchStats(_Result):
     candidates: int = Field(description="Hardware x quant x engine combinations considered.")
     placed: int = Field(description="Combinations placed by the fit core.")
@@ -141,5 +156,8 @@ class RecommendResult(_Result):
     recommendations: list[Recommendation] = Field(default_factory=list)
     rejected: list[Rejection] = Field(default_factory=list, description="The closest alternatives left out, and why.")
     search: SearchStats
+    configurations: list[ConfigurationPoint] = Field(
+        default_factory=list, description="Every configuration that fits and meets every constraint, cheapest first "
+        "(the points of the price / speed chart).")
     warnings: list[str] = Field(default_factory=list)
     assumptions: list[str] = Field(default_factory=list)

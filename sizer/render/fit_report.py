@@ -5,11 +5,14 @@ JSON / YAML / CSV go through `render.render` unchanged (the contract in results.
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
+from typing import Any
+
 from sizer.render.formats import render
 from sizer.sizing.results import FitResult, QuantRow
 from sizer.units import format_gib, format_params, format_tokens
 
-__all__ = ["render_fit", "render_quant_rows"]
+__all__ = ["FitReport", "Section", "fit_report", "render_fit", "render_quant_rows"]
 
 
 def _gib(n: int | float) -> str:
@@ -21,19 +24,36 @@ def _section(title: str, body: str, fmt: str) -> str:
     return head + body + "\n"
 
 
-def render_fit(r: FitResult, fmt: str = "table") -> str:
-    if fmt in ("json", "yaml"):
-        return render(r, fmt)
-    if fmt == "csv":
-        return render([_flat_row(r)], fmt)
+@dataclass(frozen=True, slots=True)
+class Section:
+    """One table of the human report: its title, rows (already formatted for people) and display headers."""
+
+    title: str
+    rows: list[dict[str, Any]]
+    headers: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class FitReport:
+    """What the table, Markdown and HTML outputs of `fit` show, formatted once for all three."""
+
+    title: str
+    sections: list[Section]
+    verdict: list[str]
+    quality: str | None
+    assumptions: list[str]
+
+
+def fit_report(r: FitResult) -> FitReport:
     m, mem = r.model, r.memory
-    out = []
     title = (f"{m.name}: {format_params(m.total_params)} parameters"
              + (f", {format_params(m.active_params)} active" if m.active_params != m.total_params else "")
              + f" | {r.quant_name} | {r.engine} | context {format_tokens(r.context_tokens)} x {r.users} user(s)"
              + f" | KV {r.kv_dtype}")
-    out.append(title + "\n" + ("=" * min(len(title), 100) if fmt == "table" else "") + "\n")
     rows = [{"part": f"weights: {k.replace('_', ' ')}", "size": _gib(v)} for k, v in mem.weights_by_class.items() if v]
+    if mem.weights_bytes != mem.model_weights_bytes:
+        rows.append({"part": "weights: copies on several devices (tensor parallel)",
+                     "size": _gib(mem.weights_bytes - mem.model_weights_bytes)})
     rows += [
         {"part": "weights (total)", "size": _gib(mem.weights_bytes)},
         {"part": f"KV cache ({mem.kv_cache_bytes_per_token:,.0f} B/token)", "size": _gib(mem.kv_cache_bytes)},
@@ -41,7 +61,8 @@ def render_fit(r: FitResult, fmt: str = "table") -> str:
         {"part": "runtime overhead", "size": _gib(mem.overhead_bytes)},
         {"part": "total", "size": _gib(mem.total_bytes)},
     ]
-    out.append(_section("Memory", render(rows, fmt, headers={"part": "part", "size": "GiB"}), fmt))
+    sections = [Section("Memory", rows, {"part": "part", "size": "GiB"})]
+    verdict: list[str] = []
     if r.placement:
         dev = [{
             "device": p.device if p.kind == "host_ram" else f"{p.index}: {p.device}",
@@ -49,16 +70,13 @@ def render_fit(r: FitResult, fmt: str = "table") -> str:
             "act": _gib(p.activations_bytes), "overhead": _gib(p.overhead_bytes), "free": _gib(p.free_bytes),
             "holds": p.layers or "",
         } for p in r.placement]
-        out.append(_section(f"Placement on {r.hardware}", render(dev, fmt, headers={
-            "capacity": "capacity GiB", "weights": "weights", "kv": "KV", "act": "activations",
-            "free": "free GiB"}), fmt))
-        verdict = "FITS" if r.fits else "DOES NOT FIT"
-        lines = [f"{verdict} ({r.binding_constraint}); offload: {r.offload}"]
+        sections.append(Section(f"Placement on {r.hardware}", dev, {
+            "capacity": "capacity GiB", "weights": "weights", "kv": "KV", "act": "activations", "free": "free GiB"}))
+        verdict.append(f"{'FITS' if r.fits else 'DOES NOT FIT'} ({r.binding_constraint}); offload: {r.offload}")
         if r.max_context is not None:
-            lines.append(f"max context at {r.users} user(s): {r.max_context:,} tokens")
+            verdict.append(f"max context at {r.users} user(s): {r.max_context:,} tokens")
         if r.max_concurrency is not None:
-            lines.append(f"max concurrency at {r.context_tokens:,} tokens: {r.max_concurrency:g} sequences")
-        out.append("\n".join(lines) + "\n")
+            verdict.append(f"max concurrency at {r.context_tokens:,} tokens: {r.max_concurrency:g} sequences")
     if r.performance is not None:
         p = r.performance
         perf = [
@@ -76,12 +94,31 @@ def render_fit(r: FitResult, fmt: str = "table") -> str:
         if p.compute_bound_batch:
             perf.append({"metric": "decode turns compute-bound at", "value": f"batch {p.compute_bound_batch}",
                          "bound by": "compute"})
-        out.append(_section("Speed (estimates)", render(perf, fmt), fmt))
+        sections.append(Section("Speed (estimates)", perf))
+    quality = None
     if r.quality_loss:
         q = r.quality_loss
-        out.append(f"Quality: mean KLD {q.get('mean_kld', '?')} ({q.get('measured_on', '')})\n")
-    if r.assumptions:
-        out.append(_section("Assumptions", "".join(f"- {a}\n" for a in r.assumptions), fmt))
+        quality = f"Quality: mean KLD {q.get('mean_kld', '?')} ({q.get('measured_on', '')})"
+    return FitReport(title, sections, verdict, quality, list(r.assumptions))
+
+
+def render_fit(r: FitResult, fmt: str = "table") -> str:
+    if fmt in ("json", "yaml"):
+        return render(r, fmt)
+    if fmt == "csv":
+        return render([_flat_row(r)], fmt)
+    if fmt == "html":
+        raise ValueError("the html page of fit is sizer.render.html_report.render_fit_html")
+    report = fit_report(r)
+    out = [report.title + "\n" + ("=" * min(len(report.title), 100) if fmt == "table" else "") + "\n"]
+    for i, section in enumerate(report.sections):
+        out.append(_section(section.title, render(section.rows, fmt, headers=section.headers or None), fmt))
+        if i == 1 and report.verdict:  # the verdict follows the placement table
+            out.append("\n".join(report.verdict) + "\n")
+    if report.quality:
+        out.append(report.quality + "\n")
+    if report.assumptions:
+        out.append(_section("Assumptions", "".join(f"- {a}\n" for a in report.assumptions), fmt))
     return "\n".join(out)
 
 

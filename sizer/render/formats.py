@@ -1,10 +1,12 @@
-"""The only formatter: rows or a result -> table | markdown | json | yaml | csv text.
+"""The only formatter: rows or a result -> table | markdown | json | yaml | csv | html text.
 
 - `table` is tabulate "simple", `markdown` tabulate "github"; both take display headers (with units)
   and flatten nested values (`dense.bf16_tflops`). A single record prints as a field/value table.
 - `json` is indent 2 with a trailing newline, `yaml` is safe_dump(sort_keys=False); both keep the
   data's own keys and nesting (raw integers and floats, no human formatting).
 - `csv` always writes a header (the flattened keys), even without rows.
+- `html` is a self-contained page with the table (`html_page`); `fit`, `recommend` and `plan` have their
+  own pages with charts (`html_report`).
 
 Order is the caller's: rows keep their order, keys keep insertion order.
 """
@@ -19,7 +21,7 @@ from typing import Any
 
 __all__ = ["FORMATS", "flatten", "render"]
 
-FORMATS = ("table", "json", "yaml", "csv", "markdown")
+FORMATS = ("table", "json", "yaml", "csv", "markdown", "html")
 Rows = Sequence[Mapping[str, Any]]
 _WRAP_COLUMNS = 100  # long values (notes) of a single record wrap at this width in `table` output
 
@@ -136,6 +138,13 @@ def render(
         rows = [
             {k: human[k](v) if k in human and v is not None else v for k, v in row.items()} for row in rows
         ]
+    if fmt == "html":  # a plain page with the table (listings); fit, recommend and plan have their own pages
+        from sizer.render.html_page import render_table_html
+
+        if single:
+            rows = [{"field": headers.get(k, k) if headers else k, "value": rows[0].get(k)} for k in keys]
+            keys, headers = ["field", "value"], {}
+        return render_table_html(rows, keys, headers or {})
     if single:  # one record reads better as a field/value table
         vertical = [{"field": headers.get(k, k) if headers else k, "value": rows[0].get(k)} for k in keys]
         return _tabulate(vertical, ["field", "value"], {}, fmt, wrap=_WRAP_COLUMNS)

@@ -27,6 +27,10 @@ def render_detect(m: LocalMachine, fmt: str) -> str:
     ]
     if fmt == "csv":
         return render(gpus or [{"gpu": "none"}], fmt)
+    if fmt == "html":  # one page, one table: the host, then each GPU, then the notes
+        rows = host + [{"field": f"GPU {i}", "value": f"{g['gpu']} ({g['memory']} GiB, {g['backend']}; catalog: "
+                        f"{g['catalog match']})"} for i, g in enumerate(gpus)]
+        return render(rows + [{"field": "note", "value": n} for n in m.notes], fmt)
     out = [render(host, fmt)]
     out.append(render(gpus, fmt) if gpus else "No GPU found: sizer sizes for CPU and RAM (llama.cpp on the CPU).\n")
     notes = "".join(f"note: {n}\n" for n in m.notes)

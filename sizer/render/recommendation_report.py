@@ -13,7 +13,7 @@ from sizer.recommendation.results import Recommendation, RecommendResult
 from sizer.render.formats import render
 from sizer.units import format_tokens
 
-__all__ = ["render_plan", "render_recommendations"]
+__all__ = ["cost_notes", "plan_table", "recommendation_table", "render_plan", "render_recommendations", "title"]
 
 _GIB = 2**30
 
@@ -54,7 +54,7 @@ def _flat(r: Recommendation) -> dict[str, Any]:
     }
 
 
-def _title(res: RecommendResult, what: str) -> str:
+def title(res: RecommendResult, what: str) -> str:
     m = res.model
     users = f"{res.users} user" + ("s" if res.users > 1 else "")
     return f"{what} for {m.name}: {format_tokens(res.context_tokens)} context, {users}"
@@ -86,12 +86,35 @@ def _tail(res: RecommendResult, fmt: str, show_launch: bool) -> list[str]:
     return out
 
 
+def recommendation_table(res: RecommendResult) -> dict[str, Any]:
+    """The ranked rows as the table output shows them: {"title", "columns", "rows"} (for the HTML page)."""
+    return {"title": "Ranked configurations", "columns": list(_HEADERS.values()), "empty": "(nothing fits)",
+            "rows": [[_row(r)[k] for k in _HEADERS] for r in res.recommendations]}
+
+
+def plan_table(res: RecommendResult) -> dict[str, Any]:
+    """The plan's rows as the table output shows them (for the HTML page)."""
+    return {"title": "Cost per configuration", "columns": list(_PLAN_HEADERS.values()), "empty": "(nothing fits)",
+            "rows": [[_plan_row(r)[k] for k in _PLAN_HEADERS] for r in res.recommendations]}
+
+
+def cost_notes(res: RecommendResult) -> list[str]:
+    """Each cost note once, with the ranks it applies to."""
+    ranks: dict[str, list[str]] = {}
+    for r in res.recommendations:
+        for n in r.cost.notes:
+            ranks.setdefault(n, []).append(f"#{r.rank}")
+    return [f"{', '.join(where)}: {n}" for n, where in ranks.items()]
+
+
 def render_recommendations(res: RecommendResult, fmt: str, *, show_launch: bool = False) -> str:
     if fmt in ("json", "yaml"):
         return render(res, fmt)
+    if fmt == "html":
+        raise ValueError("the html page of recommend is sizer.render.html_report.render_recommend_html")
     if fmt == "csv":
         return render([_flat(r) for r in res.recommendations], "csv", columns=list(_flat_keys()))
-    head = ("# " if fmt == "markdown" else "") + _title(res, "Recommendations")
+    head = ("# " if fmt == "markdown" else "") + title(res, "Recommendations")
     rows = [_row(r) for r in res.recommendations]
     table = render(rows, fmt, columns=list(_HEADERS), headers=_HEADERS) if rows else "(nothing fits)\n"
     return "\n".join([head, "", table.rstrip("\n"), *_tail(res, fmt, show_launch)]) + "\n"
@@ -134,19 +157,17 @@ def _plan_flat(r: Recommendation) -> dict[str, Any]:
 def render_plan(res: RecommendResult, fmt: str) -> str:
     if fmt in ("json", "yaml"):
         return render(res, fmt)
+    if fmt == "html":
+        raise ValueError("the html page of plan is sizer.render.html_report.render_plan_html")
     flat = [_plan_flat(r) for r in res.recommendations]
     if fmt == "csv":
         keys = list(_plan_flat(res.recommendations[0])) if res.recommendations else [
             "rank", "configuration", "capex_usd", "tco_usd", "usd_per_million_tokens"]
         return render(flat, "csv", columns=keys)
     years = res.recommendations[0].cost.years if res.recommendations else 3
-    head = ("# " if fmt == "markdown" else "") + _title(res, f"Procurement plan ({years:g}-year TCO)")
+    head = ("# " if fmt == "markdown" else "") + title(res, f"Procurement plan ({years:g}-year TCO)")
     rows = [_plan_row(r) for r in res.recommendations]
     table = render(rows, fmt, columns=list(_PLAN_HEADERS), headers=_PLAN_HEADERS) if rows else "(nothing fits)\n"
     notes: list[str] = ["", "## Cost notes" if fmt == "markdown" else "Cost notes:"]
-    ranks: dict[str, list[str]] = {}
-    for r in res.recommendations:
-        for n in r.cost.notes:
-            ranks.setdefault(n, []).append(f"#{r.rank}")
-    notes += [f"- {', '.join(where)}: {n}" for n, where in ranks.items()]
+    notes += [f"- {n}" for n in cost_notes(res)]
     return "\n".join([head, "", table.rstrip("\n"), *notes, *_tail(res, fmt, False)]) + "\n"

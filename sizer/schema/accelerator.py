@@ -135,6 +135,16 @@ class Accelerator(Entry):
     price_is_estimate: bool = Field(default=False, description="price_usd is a reported street/range figure, not a list price.")
     confidence: Literal["high", "medium", "low"] = Field(description="How well the figures are sourced.")
 
+    def runs_natively(self, precision: str) -> bool:
+        """Whether the matrix units run `precision` (a `native_formats` value) natively. FP4 is one family:
+        generic FP4 units run NVFP4 and MXFP4, and a chip that lists NVFP4 or MXFP4 has FP4 units."""
+        native = self.native_formats
+        if precision in native:
+            return True
+        if precision in ("nvfp4", "mxfp4"):
+            return "fp4" in native
+        return precision == "fp4" and ("nvfp4" in native or "mxfp4" in native)
+
     @model_validator(mode="after")
     def _usable_not_above_marketed(self) -> Accelerator:
         marketed_gib = self.memory_gb_marketed * 1e9 / 2**30

@@ -33,7 +33,7 @@ class ModelFit:
 
 
 def best_fits(catalog: Catalog, *, gpus: tuple[tuple[str, int], ...], ram_bytes: int | None,
-              context_tokens: int = 8192, users: int = 1) -> list[ModelFit]:
+              context_tokens: int | None = None, users: int = 1) -> list[ModelFit]:
     """For every catalog model, the best-quality llama.cpp format that fits the hardware (or none)."""
     capacity = (ram_bytes or 0) + sum(
         int(catalog.accelerator(name).memory_gib_usable * 2**30) * count for name, count in gpus)
@@ -49,7 +49,7 @@ def best_fits(catalog: Catalog, *, gpus: tuple[tuple[str, int], ...], ram_bytes:
                 continue  # e.g. a format whose block size the model's rows do not divide
             if r.fits:
                 rows.append(ModelFit(entry.id, entry.name, r.model.total_params, r.quant_name,
-                                     r.memory.weights_bytes,
+                                     r.memory.model_weights_bytes,
                                      r.performance.decode_tokens_per_s if r.performance else None,
                                      r.max_context, r.offload))
                 break

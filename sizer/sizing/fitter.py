@@ -23,13 +23,25 @@ from sizer.placement.hardware import Hardware, build_hardware
 from sizer.quant.assignment import assign, resolve_quant
 from sizer.schema import Engine, QuantFormat
 from sizer.sizing.engine_support import engine_limit
-from sizer.sizing.results import DeviceUsage, FitResult, MemoryResult, ModelResult, PerformanceResult, QuantRow
+from sizer.sizing.quant_names import expand_quant_names
+from sizer.sizing.results import (
+    MEMORY_SUMMED_OVER_DEVICES,
+    MEMORY_WITHOUT_HARDWARE,
+    DeviceUsage,
+    FitResult,
+    ModelResult,
+    PerformanceResult,
+    QuantRow,
+    memory_result,
+)
 from sizer.speed.estimate import Efficiency, Speed, SpeedInputs, estimate
 from sizer.speed.factors import efficiency_for
 
-__all__ = ["DEFAULT_CONTEXT_TOKENS", "fit", "compare_quants", "default_engine", "quant_kernel"]
+__all__ = ["DEFAULT_CONTEXT_TOKENS", "OFFLOAD_MODES", "fit", "compare_quants", "default_engine", "quant_kernel"]
 
 DEFAULT_CONTEXT_TOKENS = 8192
+# what may go to host RAM: auto picks the fastest placement that fits
+OFFLOAD_MODES = ("auto", "none", "experts", "layers")
 # engines whose kernels the calibration measurements (sizer/calibration/measurements.yaml) were taken with
 _CALIBRATED_ENGINES = frozenset({"llama.cpp", "ollama"})
 # Devices vLLM leaves on its small max_num_batched_tokens default whatever their memory (catalog ids contain
@@ -207,8 +219,8 @@ def fit(
     given, place it and estimate its speed. `wired_limit_bytes` is the GPU's share of a unified-memory
     pool when raised by hand (macOS `iogpu.wired_limit_mb`)."""
     catalog = catalog or load_catalog()
-    if offload not in ("auto", "none", "experts", "layers"):
-        raise BadValueError(f"--offload must be auto, none, experts or layers, not {offload!r}")
+    if offload not in OFFLOAD_MODES:
+        raise BadValueError(f"--offload must be one of {', '.join(OFFLOAD_MODES)}, not {offload!r}")
     resolved = resolve_model(model, catalog)
     hw = hardware
     if hw is None and (gpus or system or ram_bytes):
@@ -307,6 +319,7 @@ def _result(f: Fitter, hw: Hardware | None, offload: str, *, context_given: bool
         if hw.host_ram_bytes and hw.host_ram_bandwidth_gb_s is None and any(
                 s.kind == "host_ram" and s.weights_bytes for s in layout.slots):
             warnings.append("host RAM bandwidth unknown: give --system or --ram-bandwidth for the offload speed")
+    assumptions.append(MEMORY_SUMMED_OVER_DEVICES if placement else MEMORY_WITHOUT_HARDWARE)
     quality = None
     if f.quant is not None and f.quant.quality:
         q = f.quant.quality[0]
@@ -318,11 +331,7 @@ def _result(f: Fitter, hw: Hardware | None, offload: str, *, context_given: bool
                           official_total_params=m.entry.total_params.value if m.entry else None),
         quant=qid, quant_name=qname, engine=f.engine.id, context_tokens=f.workload.context_tokens,
         users=f.workload.users, kv_dtype=mem.kv_dtype.name, hardware=hw.describe() if hw else "",
-        memory=MemoryResult(weights_bytes=mem.weights_bytes, kv_cache_bytes=mem.kv_cache_bytes,
-                            activations_bytes=mem.activations_bytes, overhead_bytes=mem.overhead_bytes,
-                            total_bytes=mem.total_bytes, weights_by_class=dict(sorted(mem.weights_by_role.items())),
-                            kv_cache_bytes_per_token=mem.kv_bytes_per_token, kv_cache_state_bytes=mem.kv_state_bytes,
-                            mtp_weights_bytes=_mtp_bytes(f)),
+        memory=memory_result(mem, placement, mtp_weights_bytes=_mtp_bytes(f)),
         placement=placement, fits=fits, binding_constraint=binding, offload=offload_mode, performance=perf,
         max_context=max_ctx, max_concurrency=max_conc, quality_loss=quality,
         warnings=list(dict.fromkeys(warnings)), assumptions=list(dict.fromkeys(assumptions)),
@@ -353,8 +362,7 @@ def _hardware_warnings(f: Fitter, hw: Hardware, layout: Layout) -> list[str]:
         why = engine_limit(f.engine, acc, q.id if q is not None else "")
         if why is not None and q is not None:
             out.append(why)
-        if q is not None and q.requires_native and q.requires_native not in acc.native_formats and not (
-                q.requires_native in ("nvfp4", "mxfp4") and "fp4" in acc.native_formats):
+        if q is not None and q.requires_native and not acc.runs_natively(q.requires_native):
             out.append(f"{q.name} on {acc.name}: no native {q.requires_native.upper()} units, so it runs "
                        f"weight-only (dequantized to 16-bit): same memory, slower prefill")
     if layout.tp >= 4 and (hw.intra_node_link_gb_s or 0) < 130:
@@ -365,15 +373,18 @@ def _hardware_warnings(f: Fitter, hw: Hardware, layout: Layout) -> list[str]:
 def compare_quants(model: str | RawCounts, quants: list[str], *, catalog: Catalog | None = None,
                    context_tokens: int | None = None, users: int = 1, engine: str | None = None,
                    **hw: object) -> list[QuantRow]:
-    """One row per format (`fit --quant all`)."""
+    """One row per format (`fit --quant all` or several --quant), smallest weights first; `all` means what
+    :mod:`sizer.sizing.quant_names` says. Two names of one format give one row."""
     catalog = catalog or load_catalog()
-    rows = []
-    for q in quants:
+    rows: dict[str, QuantRow] = {}
+    for q in expand_quant_names(quants, catalog):
         r = fit(model, quant=q, catalog=catalog, context_tokens=context_tokens, users=users, engine=engine,
                 **hw)  # type: ignore[arg-type]
+        if r.quant in rows:
+            continue
         params = max(r.model.total_params, 1)
-        rows.append(QuantRow(quant=r.quant, quant_name=r.quant_name, weights_bytes=r.memory.weights_bytes,
-                             bits_per_weight=round(r.memory.weights_bytes * 8 / params, 4),
-                             total_bytes=r.memory.total_bytes, fits=r.fits))
-    return rows
-
+        weights = r.memory.model_weights_bytes
+        rows[r.quant] = QuantRow(quant=r.quant, quant_name=r.quant_name, weights_bytes=weights,
+                                 bits_per_weight=round(weights * 8 / params, 4),
+                                 total_bytes=r.memory.total_bytes, fits=r.fits)
+    return sorted(rows.values(), key=lambda row: row.weights_bytes)

@@ -10,11 +10,27 @@ renamed. All sizes are integers in bytes; speeds are tokens per second.
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-__all__ = ["DeviceUsage", "FitResult", "MemoryResult", "ModelResult", "PerformanceResult", "QuantRow"]
+if TYPE_CHECKING:
+    from sizer.memory.breakdown import MemoryBreakdown
+
+__all__ = [
+    "MEMORY_SUMMED_OVER_DEVICES", "MEMORY_WITHOUT_HARDWARE", "DeviceUsage", "FitResult", "MemoryResult", "ModelResult",
+    "PerformanceResult", "QuantRow", "memory_result",
+]
+
+# What `memory` means: the one rule, written into every result's assumptions.
+MEMORY_SUMMED_OVER_DEVICES = (
+    "memory = the sum over the placement's devices (host RAM included): weights and KV cache each device holds "
+    "(tensor parallel copies included), activations and runtime overhead of every device"
+)
+MEMORY_WITHOUT_HARDWARE = (
+    "memory without hardware: weights and KV cache counted once, plus one device's activations and runtime "
+    "overhead at the engine's defaults (give --gpu for the sum over a placement)"
+)
 
 
 class _Result(BaseModel):
@@ -44,6 +60,16 @@ class MemoryResult(_Result):
         default=0,
         description="Weights of multi-token-prediction layers in this format: stored in checkpoints that ship "
         "them, not loaded by default (so not in weights_bytes).",
+    )
+    model_weights_bytes: int = Field(
+        default=0,
+        description="The model's weights counted once per tensor (what weights_by_class splits); weights_bytes "
+        "adds the copies a placement keeps on several devices (tensors tensor parallelism replicates).",
+    )
+    summed_over_devices: bool = Field(
+        default=False,
+        description="True: every part is the sum over the placement's devices. False (no hardware): weights and "
+        "KV cache counted once plus one device's activations and runtime overhead.",
     )
 
 
@@ -108,3 +134,21 @@ class QuantRow(_Result):
     bits_per_weight: float
     total_bytes: int
     fits: bool | None = None
+
+
+def memory_result(mem: MemoryBreakdown, placement: list[DeviceUsage], *, mtp_weights_bytes: int = 0) -> MemoryResult:
+    """The `memory` of a result: with a placement, each part is the sum of that part over its devices (so
+    memory and placement always agree); without one, the breakdown of the model on one device."""
+    if placement:
+        weights = sum(d.weights_bytes for d in placement)
+        kv = sum(d.kv_cache_bytes for d in placement)
+        act = sum(d.activations_bytes for d in placement)
+        overhead = sum(d.overhead_bytes for d in placement)
+    else:
+        weights, kv, act, overhead = mem.weights_bytes, mem.kv_cache_bytes, mem.activations_bytes, mem.overhead_bytes
+    return MemoryResult(weights_bytes=weights, kv_cache_bytes=kv, activations_bytes=act, overhead_bytes=overhead,
+                        total_bytes=weights + kv + act + overhead,
+                        weights_by_class=dict(sorted(mem.weights_by_role.items())),
+                        kv_cache_bytes_per_token=mem.kv_bytes_per_token, kv_cache_state_bytes=mem.kv_state_bytes,
+                        mtp_weights_bytes=mtp_weights_bytes, model_weights_bytes=mem.weights_bytes,
+                        summed_over_devices=bool(placement))

@@ -80,7 +80,7 @@ def compute_tflops(
         return d.int8_tops, "INT8 tensor cores (llama.cpp MMQ)"
     if prec == "fp8" and "fp8" in native and d.fp8_tflops:
         return d.fp8_tflops, "FP8 tensor cores"
-    if prec == "fp4" and native & {"fp4", "nvfp4", "mxfp4"} and d.fp4_tflops:
+    if prec == "fp4" and acc.runs_natively("fp4") and d.fp4_tflops:
         return d.fp4_tflops, "FP4 tensor cores"
     if prec == "int8" and "int8" in native and d.int8_tops:
         return d.int8_tops, "INT8 tensor cores"

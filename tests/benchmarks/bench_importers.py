@@ -20,6 +20,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -36,14 +37,17 @@ def write_gguf(path: Path) -> int:
     from gguf import GGMLQuantizationType as Q
 
     w = gguf.GGUFWriter(path, "qwen3moe")
-    w.add_block_count(LAYERS), w.add_embedding_length(H), w.add_head_count(HEADS), w.add_head_count_kv(KV)
-    (
-        w.add_key_length(HD),
-        w.add_value_length(HD),
-        w.add_context_length(40960),
-        w.add_feed_forward_length(12288),
-    )
-    w.add_expert_count(E), w.add_expert_used_count(8), w.add_expert_feed_forward_length(FF)
+    w.add_block_count(LAYERS)
+    w.add_embedding_length(H)
+    w.add_head_count(HEADS)
+    w.add_head_count_kv(KV)
+    w.add_key_length(HD)
+    w.add_value_length(HD)
+    w.add_context_length(40960)
+    w.add_feed_forward_length(12288)
+    w.add_expert_count(E)
+    w.add_expert_used_count(8)
+    w.add_expert_feed_forward_length(FF)
     w.add_file_type(gguf.LlamaFileType.MOSTLY_Q3_K_M)
     w.add_tokenizer_model("gpt2")
     w.add_token_list([f"token-{i}" for i in range(151_669)])
@@ -55,7 +59,7 @@ def write_gguf(path: Path) -> int:
         nonlocal total
         block, size = gguf.GGML_QUANT_SIZES[qtype]
         nbytes = int(np.prod(shape)) // block * size
-        w.add_tensor_info(name, tuple(reversed(shape)), np.float32, nbytes, qtype)
+        w.add_tensor_info(name, tuple(reversed(shape)), np.dtype(np.float32), nbytes, qtype)
         total += -(-nbytes // 32) * 32
 
     info("token_embd.weight", (H, VOCAB), Q.Q3_K)
@@ -80,6 +84,7 @@ def write_gguf(path: Path) -> int:
     w.write_header_to_file()
     w.write_kv_data_to_file()
     w.write_ti_data_to_file()
+    assert w.fout is not None
     end = w.fout[0].tell()
     w.close()
     with open(path, "r+b") as fh:
@@ -151,7 +156,7 @@ def write_safetensors(folder: Path, shards: int = 118) -> int:
     return sum(os.path.getsize(f) for f in folder.glob("*.safetensors"))
 
 
-def timed(path: Path, repeat: int = 5) -> tuple[float, object]:
+def timed(path: Path, repeat: int = 5) -> tuple[float, Any]:
     best, model = float("inf"), None
     for _ in range(repeat):
         start = time.perf_counter()

@@ -13,14 +13,14 @@ DATA = Path(__file__).parent.parent / "data" / "catalog"
 pytestmark = pytest.mark.usefixtures("base_catalog")
 
 
-def test_validate_ok(run_cli) -> None:  # type: ignore[no-untyped-def]
+def test_validate_ok(run_cli) -> None:
     result = run_cli("catalog", "validate")
     assert result.exit_code == 0, result.output
     assert result.stdout == ""
     assert "catalog OK: 6 accelerators, 2 models, 6 quant formats, 1 engines, 1 systems" in result.stderr
 
 
-def test_validate_overlays_from_arguments_option_and_environment(run_cli) -> None:  # type: ignore[no-untyped-def]
+def test_validate_overlays_from_arguments_option_and_environment(run_cli) -> None:
     valid = DATA / "valid"
     assert run_cli("catalog", "validate", str(valid)).exit_code == 0
     assert (
@@ -32,7 +32,7 @@ def test_validate_overlays_from_arguments_option_and_environment(run_cli) -> Non
     assert run_cli("catalog", "validate", env={"SIZER_CATALOG": bad}).exit_code == 1
 
 
-def test_validate_reports_every_problem_as_file_line_col(run_cli) -> None:  # type: ignore[no-untyped-def]
+def test_validate_reports_every_problem_as_file_line_col(run_cli) -> None:
     files = [
         DATA / "invalid" / name
         for name in ("negative_size.yaml", "yaml_syntax.yaml", "unresolved_reference.yaml")
@@ -49,7 +49,7 @@ def test_validate_reports_every_problem_as_file_line_col(run_cli) -> None:  # ty
         assert fragment in rest
 
 
-def test_validate_github_annotations(run_cli) -> None:  # type: ignore[no-untyped-def]
+def test_validate_github_annotations(run_cli) -> None:
     path = DATA / "invalid" / "negative_size.yaml"
     result = run_cli("catalog", "validate", "--format", "github", str(path))
     assert result.exit_code == 1
@@ -66,12 +66,12 @@ def test_github_annotation_escapes() -> None:
     assert text == "::error file=a%2Cb%3Ac.yaml,line=1,col=2,title=x::50%25 bad%0Anext"
 
 
-def test_validate_missing_path_is_a_usage_error(run_cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_validate_missing_path_is_a_usage_error(run_cli, tmp_path: Path) -> None:
     result = run_cli("catalog", "validate", str(tmp_path / "nope.yaml"))
     assert result.exit_code == 2 and "does not exist" in result.stderr
 
 
-def test_schema_per_kind_describes_every_field(run_cli) -> None:  # type: ignore[no-untyped-def]
+def test_schema_per_kind_describes_every_field(run_cli) -> None:
     for kind, model in KIND_MODELS.items():
         result = run_cli("catalog", "schema", "--kind", kind)
         assert result.exit_code == 0
@@ -84,12 +84,12 @@ def test_schema_per_kind_describes_every_field(run_cli) -> None:  # type: ignore
         assert undocumented == [], f"{kind}: fields without a description: {undocumented}"
 
 
-def test_schema_without_kind_accepts_any_kind(run_cli) -> None:  # type: ignore[no-untyped-def]
+def test_schema_without_kind_accepts_any_kind(run_cli) -> None:
     schema = json.loads(run_cli("catalog", "schema").stdout)
     assert set(schema["items"]["discriminator"]["mapping"]) == set(KIND_MODELS)
 
 
-def test_schema_output_folder_and_file(run_cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_schema_output_folder_and_file(run_cli, tmp_path: Path) -> None:
     result = run_cli("catalog", "schema", "-o", str(tmp_path / "schemas"))
     assert result.exit_code == 0
     written = sorted(p.name for p in (tmp_path / "schemas").iterdir())

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import gguf
 import pytest
@@ -11,7 +12,7 @@ import pytest
 from tests.test_importers import moe_meta, moe_tensors, write_gguf
 
 
-def _json(result) -> dict:  # type: ignore[no-untyped-def]
+def _json(result) -> Any:
     assert result.exit_code == 0, result.output
     return json.loads(result.stdout)
 
