@@ -122,3 +122,12 @@ def test_plan_with_random_values_exits_cleanly_and_writes_no_nan(bounded: None, 
         assert option in err or "Error" in err
     if value.strip().lower().lstrip("+-") in ("nan", "inf") or (code == 0 and not math.isfinite(float(value))):
         assert code == 2, (argv, out[:500])
+
+
+def test_json_output_never_holds_nan_or_infinity() -> None:
+    """Issue 10: `plan --pue nan` wrote a bare NaN into JSON. Inputs are now finite, and the renderer
+    itself writes null for any non-finite float that would still reach it."""
+    from sizer.render.formats import render
+
+    text = render({"a": float("nan"), "b": [1.5, float("inf"), {"c": float("-inf")}], "d": 2}, "json")
+    assert _no_nan(text) == {"a": None, "b": [1.5, None, {"c": None}], "d": 2}
