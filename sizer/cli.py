@@ -25,10 +25,12 @@ __all__ = ["COMMANDS", "cli", "main"]
 # command name -> "module:attribute" of its click command; add a line to register a command module
 COMMANDS: dict[str, str] = {
     "catalog": "sizer.commands.catalog:catalog",
+    "clouds": "sizer.commands.browse:clouds",
     "detect": "sizer.commands.detect:detect_command",
     "engines": "sizer.commands.browse:engines",
     "fit": "sizer.commands.fit:fit_command",
     "gpus": "sizer.commands.browse:gpus",
+    "hosts": "sizer.commands.browse:hosts",
     "models": "sizer.commands.browse:models",
     "plan": "sizer.commands.recommend:plan_command",
     "quants": "sizer.commands.browse:quants",

@@ -16,6 +16,7 @@ __all__ = [
     "BadValueError",
     "CatalogError",
     "CatalogIssue",
+    "FormatNotMadeError",
     "InputError",
     "ModelFileError",
     "SizerError",
@@ -61,6 +62,11 @@ class AmbiguousNameError(UsageProblem, LookupError):
 
 class BadValueError(UsageProblem, ValueError):
     """A value the user typed cannot be understood (`32kk` tokens, a negative size)."""
+
+
+class FormatNotMadeError(BadValueError):
+    """The format cannot be made for this model (llama-quantize refuses its row lengths): a usage error when
+    asked for by name, a skipped row when every format is compared (`--quant all`)."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -95,6 +95,14 @@ def parse_memory_bytes(text: str) -> int:
     return _parse(text, _MEMORY_SUFFIX, "memory size", "768, 768GB, 512GiB, 1.5TB", MAX_MEMORY_BYTES)
 
 
+def parse_ram_spec(text: str) -> tuple[int, str | None]:
+    """`128GB` -> (bytes, None); `128GB:DDR4` / `128GB:ddr5` -> (bytes, "DDR4" / "DDR5")."""
+    size, sep, kind = text.partition(":")
+    if sep and kind.strip().upper() not in ("DDR4", "DDR5"):
+        raise BadValueError(f"RAM type {kind.strip()!r}: give DDR4 or DDR5 (e.g. 128GB:DDR4)")
+    return parse_memory_bytes(size), (kind.strip().upper() if sep else None)
+
+
 def format_gib(size_bytes: float) -> str:
     """Bytes as GiB with one decimal: `85899345920` -> `80.0 GiB`."""
     return f"{size_bytes / GIB:.1f} GiB"

@@ -85,12 +85,14 @@ def test_override_records_its_first_source_for_each_changed_field() -> None:
         {
             "id": "gpu",
             "price_usd": 90,
+            "price_date": "2026-01",
             "sources": ["https://prices.example.com/q1", "https://other.example.com"],
         },
     )
     assert merged["figure_sources"] == {
         "tdp_w": "https://review.example.com",
         "price_usd": "https://prices.example.com/q1",
+        "price_date": "https://prices.example.com/q1",
     }
 
 
@@ -100,6 +102,7 @@ def test_override_figure_sources_win_per_field() -> None:
         {
             "id": "gpu",
             "price_usd": 90,
+            "price_date": "2026-01",
             "sources": ["https://a.example.com"],
             "figure_sources": {"price_usd": "https://b.example.com"},
         },
@@ -139,6 +142,8 @@ def test_base_catalog_is_valid_and_complete() -> None:
         "engines": 1,
         "systems": 1,
         "calibration": 1,
+        "hosts": 0,
+        "cloud_prices": 0,
     }
     assert catalog.calibration["calibration-decode-cuda-nvidia-consumer-legacy"].efficiency == 0.8
     file, line = catalog.origin("nvidia-rtx-4090")
@@ -216,15 +221,16 @@ def test_overlay_folders_are_read_recursively_in_path_order(tmp_path: Path) -> N
     (tmp_path / "sub").mkdir()
     (tmp_path / "10-add.yaml").write_text(accelerator_yaml("acme-x1"))
     (tmp_path / "20-price.yaml").write_text(
-        "- {id: acme-x1, price_usd: 1, sources: [https://a.example.com]}\n"
+        "- {id: acme-x1, price_usd: 1, price_date: 2026-01, sources: [https://a.example.com]}\n"
     )
     (tmp_path / "sub" / "30-price.yaml").write_text(
-        "- {id: acme-x1, price_usd: 2, sources: [https://b.example.com]}\n"
+        "- {id: acme-x1, price_usd: 2, price_date: 2026-02, sources: [https://b.example.com]}\n"
     )
     (tmp_path / "notes.txt").write_text("not yaml, ignored")
     catalog = load_catalog([tmp_path], base=BASE)
     assert catalog.accelerators["acme-x1"].price_usd == 2
-    assert catalog.accelerators["acme-x1"].figure_sources == {"price_usd": "https://b.example.com"}
+    assert catalog.accelerators["acme-x1"].figure_sources == {"price_usd": "https://b.example.com",
+                                                              "price_date": "https://b.example.com"}
 
 
 def test_overlay_paths_from_env() -> None:

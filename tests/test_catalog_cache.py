@@ -344,7 +344,7 @@ def test_overlays_are_validated_on_every_run(
     load_catalog()  # the built-in catalog is stored
     overlay = tmp_path / "prices.yaml"
     overlay.write_text(
-        "- id: nvidia-h100-sxm-80gb\n  price_usd: -1\n  sources: [https://example.com/prices]\n",
+        "- id: nvidia-h100-sxm-80gb\n  price_usd: -1\n  price_date: 2026-01\n  sources: [https://example.com/prices]\n",
         encoding="utf-8",
     )
     _forbid(monkeypatch, "load")

@@ -11,12 +11,12 @@ from hypothesis import strategies as st
 from sizer.catalog.loading import load_catalog
 from sizer.recommendation.cost import (
     DATACENTER_PUE,
-    PLATFORMS,
     Build,
     CostOptions,
     capex,
     default_pue,
     platform_for,
+    platforms,
     power,
     tco,
 )
@@ -29,7 +29,7 @@ RTX4090_USD: float = RTX4090.price_usd
 RTX3090 = CATALOG.accelerators["nvidia-rtx-3090-24gb"]
 L40S = CATALOG.accelerators["nvidia-l40s-48gb"]
 M3_ULTRA = CATALOG.accelerators["apple-m3-ultra-512gb"]
-BY_ID = {p.id: p for p in PLATFORMS}
+BY_ID = {p.segment: p for p in platforms(CATALOG)}  # the host classes recommend builds on
 
 
 @pytest.mark.parametrize(
@@ -46,7 +46,7 @@ BY_ID = {p.id: p for p in PLATFORMS}
 )
 def test_platform_for_picks_the_smallest_host_that_takes_the_gpus(acc, count, ram_gb, expected) -> None:
     p = platform_for([acc], count, ram_gb)
-    assert p is not None and p.id == expected
+    assert p is not None and p.segment == expected
     assert count <= p.max_gpus and ram_gb <= p.max_ram_gb
 
 
@@ -56,21 +56,23 @@ def test_unified_memory_machines_have_no_separate_host() -> None:
     assert capex(build).total_usd == M3_ULTRA.price_usd  # the chip's price is the machine's
 
 
-def test_capex_is_gpus_plus_host_plus_extra_ram() -> None:
+def test_capex_is_gpus_plus_host_plus_all_its_ram() -> None:
+    """The host is priced without RAM; every GB of RAM is priced at the host type's dated DRAM price."""
     desktop = BY_ID["desktop"]
     build = Build(((RTX4090, 2),), 1, 192.0, None, desktop)
     cx = capex(build)
-    extra_gb = 192 - desktop.included_ram_gb
     assert cx.gpus_usd == 2 * RTX4090_USD
-    assert cx.host_usd == desktop.base_price_usd
-    assert cx.ram_usd == pytest.approx(extra_gb * desktop.ram_usd_per_gb)
-    assert cx.total_usd == pytest.approx(2 * RTX4090_USD + desktop.base_price_usd + extra_gb * desktop.ram_usd_per_gb)
+    assert cx.host_usd == desktop.price_usd
+    assert cx.ram_usd == pytest.approx(192 * desktop.ram_usd_per_gb)
+    assert cx.total_usd == pytest.approx(2 * RTX4090_USD + desktop.price_usd + 192 * desktop.ram_usd_per_gb)
+    small = capex(Build(((RTX4090, 1),), 1, 16.0, None, desktop))  # below the smallest build: that is bought
+    assert small.ram_usd == pytest.approx(desktop.included_ram_gb * desktop.ram_usd_per_gb)
 
 
 def test_options_replace_the_host_and_ram_estimates() -> None:
     build = Build(((RTX4090, 1),), 1, 256.0, None, BY_ID["desktop"])
     cx = capex(build, CostOptions(host_price_usd=1000, ram_usd_per_gb=2))
-    assert cx.total_usd == pytest.approx(RTX4090_USD + 1000 + (256 - 64) * 2)
+    assert cx.total_usd == pytest.approx(RTX4090_USD + 1000 + 256 * 2)
 
 
 def test_owned_parts_cost_nothing() -> None:
@@ -101,7 +103,7 @@ def test_power_is_tdp_times_count_plus_host() -> None:
     hgx = BY_ID["hgx"]
     pw = power(Build(((H100, 8),), 2, 2048.0, None, hgx))
     assert H100.tdp_w is not None
-    assert pw.total_w == pytest.approx(2 * (8 * H100.tdp_w + hgx.power_w))
+    assert pw.total_w == pytest.approx(2 * (8 * H100.tdp_w + hgx.host_power_w))
 
 
 def test_system_power_from_the_catalog() -> None:
@@ -145,7 +147,7 @@ def test_more_gpus_never_cost_less_and_owning_never_costs_more(count: int, extra
 def test_price_list_overlay_takes_precedence(tmp_path: Path) -> None:
     overlay = tmp_path / "prices.yaml"
     overlay.write_text(
-        "- id: nvidia-h100-sxm-80gb\n  price_usd: 24500\n  sources: [https://intranet.example.com/prices]\n",
+        "- id: nvidia-h100-sxm-80gb\n  price_usd: 24500\n  price_date: 2026-11\n  sources: [https://intranet.example.com/prices]\n",
         encoding="utf-8",
     )
     catalog = load_catalog([overlay])

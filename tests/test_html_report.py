@@ -22,7 +22,7 @@ from sizer.render import charts
 from sizer.render.html_report import render_fit_html, render_recommend_html
 from sizer.sizing.context_sweep import context_ladder, decode_by_context
 from sizer.sizing.fitter import fit
-from sizer.sizing.results import FitResult, PerformanceResult
+from sizer.sizing.results import FitResult, PerformanceResult, Suggestion
 from tests.conftest import RunCli
 
 GIB = 2**30
@@ -224,10 +224,6 @@ class _CurvePerformance(PerformanceResult):
     curve: list[dict[str, Any]]
 
 
-class _AdvisedFit(FitResult):
-    suggestions: list[dict[str, Any]]
-
-
 def test_serving_curve_and_suggestions_render_when_the_result_carries_them() -> None:
     base = fit("llama-3.1-8b-instruct", gpus=(("rtx4090", 1),), context_tokens=8192, catalog=load_catalog())
     assert base.performance is not None
@@ -235,8 +231,8 @@ def test_serving_curve_and_suggestions_render_when_the_result_carries_them() -> 
               "decode_tokens_per_s_per_gpu": 50.0 * u**0.7, "ttft_s": 0.5 * u, "fits": u <= 16} for u in (1, 2, 4, 8, 16, 32)]
     suggestions = [{"change": "use Q4_K_M", "args": ["--quant", "Q4_K_M"], "fits": True, "decode_tokens_per_s": 98.76,
                     "ttft_s": 1.23, "note": "4.9 GiB of weights"}]
-    r = _AdvisedFit(**{**dict(base), "performance": _CurvePerformance(**dict(base.performance), curve=curve),
-                       "suggestions": suggestions})
+    r = FitResult(**{**dict(base), "performance": _CurvePerformance(**dict(base.performance), curve=curve),
+                     "suggestions": [Suggestion.model_validate(s) for s in suggestions]})
     page = render_fit_html(r)
     assert 'id="chart-curve"' in page
     assert len(re.findall(r'id="curve-ax[01]-mark\d+"', page)) >= 4  # a line and points on each of the two axes

@@ -647,15 +647,3 @@ def test_folder_with_mistral_duplicate_weights_reads_the_hf_ones(tmp_path):
     model = load_model_file(tmp_path)
     assert model.tensors is not None
     assert [t.tensor.kind for t in model.tensors] == ["attn_q"] and model.weights_bytes == 64
-
-
-def test_hub_path_without_huggingface_hub_is_a_clean_error(monkeypatch):
-    import sys
-
-    from sizer.model.importers import load_from_hub
-
-    monkeypatch.setitem(
-        sys.modules, "huggingface_hub", None
-    )  # as if not installed; never touches the network
-    with pytest.raises(ModelFileError, match="pip install huggingface_hub"):
-        load_from_hub("deepseek-ai/DeepSeek-V3")

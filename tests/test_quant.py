@@ -315,6 +315,23 @@ def test_qwen3_30b_a3b_matches_published_gguf_sizes(ftype: str, gb: float) -> No
     assert got == pytest.approx(gb, rel=0.002)
 
 
+@pytest.mark.parametrize(("ftype", "gb"), [("q4_k_m", 11.6), ("f16", 13.8), ("bf16", 13.8)])
+def test_gpt_oss_gguf_keeps_mxfp4_experts_for_every_file_type(ftype: str, gb: float) -> None:
+    """unsloth/gpt-oss-20b-GGUF: Q4_K_M 11.6 GB and F16 13.8 GB (https://huggingface.co/unsloth/gpt-oss-20b-GGUF);
+    a BF16 conversion is 13.8 GB (https://github.com/danbev/learning-ai/blob/main/notes/llama.cpp/gpt-oss.md).
+    Before the rule, the routed experts were re-quantized: 15.8 GB and 41.9 GB."""
+    from sizer.model.architecture import inventory
+
+    entry = CATALOG.model("gpt-oss-20b")
+    q = resolve_quant(ftype, entry, CATALOG)
+    rows = assign(inventory(entry.architecture), q, CATALOG, arch=entry.architecture)
+    experts = [r for r in rows if r.tensor.role is Role.ROUTED_EXPERT and r.tensor.name.endswith(".weight")]
+    assert experts and {r.qtype for r in experts} == {"MXFP4"}
+    # MXFP4: 17 bytes per 32 values, by hand
+    assert all(r.weights_bytes == r.tensor.elements // 32 * 17 for r in experts)
+    assert weights_bytes(rows) / 1e9 == pytest.approx(gb, rel=0.01)
+
+
 # --- checkpoint formats ---------------------------------------------------------------------------
 
 # shared/reference/quantization.yaml section 7: one 4096 x 14336 projection, bytes from the layouts

@@ -54,7 +54,7 @@ def test_every_recommendation_passes_sizer_fit(case: str) -> None:
 def _check_refits(rec: Recommendation) -> None:
     i = rec.fit_inputs
     r = fit(i.model, quant=i.quant, gpus=tuple((g, n) for g, n in i.gpus), nodes=i.nodes, ram_bytes=i.ram_bytes,
-            ram_bandwidth_gb_s=i.ram_bandwidth_gb_s, system=i.system, context_tokens=i.context_tokens,
+            ram_bandwidth_gb_s=i.ram_bandwidth_gb_s, system=i.system, host=i.host, context_tokens=i.context_tokens,
             users=i.users, engine=i.engine, catalog=CATALOG)
     assert r.fits is True
     assert r.performance is not None
@@ -267,7 +267,7 @@ def test_ram_speed_bound_never_prunes_what_the_core_would_accept() -> None:
     at least the speed the fit core gives every placed GPU + RAM configuration."""
     from sizer.memory.breakdown import Workload
     from sizer.placement.hardware import device_capacity_bytes
-    from sizer.recommendation.cost import PLATFORMS, Build
+    from sizer.recommendation.cost import Build, platforms
     from sizer.recommendation.cost import CostOptions as Options
     from sizer.recommendation.records import SearchLimits
     from sizer.recommendation.search import Search
@@ -283,7 +283,7 @@ def test_ram_speed_bound_never_prunes_what_the_core_would_accept() -> None:
             f = search.fitter(fmt, eng)
             for gpu in ("nvidia-rtx-3060-12gb", "nvidia-rtx-4090-24gb", "amd-radeon-pro-w7900-48gb"):
                 acc = CATALOG.accelerators[gpu]
-                for platform in PLATFORMS[:3]:
+                for platform in [p for p in platforms(CATALOG) if p.segment != "hgx"]:
                     for ram in platform.ram_sizes_gb:
                         build = Build(((acc, 1),), 1, float(ram), None, platform)
                         before = len(search.placed)

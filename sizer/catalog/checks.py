@@ -111,6 +111,9 @@ def _references(checked: Checked, known_ids: Mapping[str, Collection[str]]) -> I
     for entry, raw in checked.get("engine", {}).values():
         for index, quant in enumerate(entry.supported_quants):
             yield from _reference(raw, ("supported_quants", index), quant, "quant", quants)
+        for source, target in entry.converted_formats.items():
+            yield from _reference(raw, ("converted_formats", source), source, "quant", quants)
+            yield from _reference(raw, ("converted_formats", source), target, "quant", quants)
         for li, limit in enumerate(entry.limits):
             for index, acc in enumerate(limit.accelerators):
                 yield from _reference(raw, ("limits", li, "accelerators", index), acc, "accelerator", accelerators)
@@ -122,6 +125,9 @@ def _references(checked: Checked, known_ids: Mapping[str, Collection[str]]) -> I
             yield from _reference(
                 raw, ("accelerators", index, "accelerator"), part.accelerator, "accelerator", accelerators
             )
+        yield from _reference(raw, ("host",), entry.host, "host", known_ids.get("host", ()))
+    for entry, raw in checked.get("cloud_price", {}).values():
+        yield from _reference(raw, ("accelerator",), entry.accelerator, "accelerator", accelerators)
     for entry, raw in checked.get("quant", {}).values():
         yield from _reference(raw, ("resolves_to",), entry.resolves_to, "quant", quants)
         yield from _reference(raw, ("other_tensors_format",), entry.other_tensors_format, "quant", quants)

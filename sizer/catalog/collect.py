@@ -117,7 +117,7 @@ class Collector:
                 try:
                     existing.data, changed = merge_override(existing.data, item, self.fields[existing.kind])
                 except ValueError as exc:
-                    self.issues.append(doc.issue(loc, "sources", str(exc)))
+                    self.issues.append(doc.issue(loc, "price_date" if "price_date" in str(exc) else "sources", str(exc)))
                     continue
                 for name in (*changed, "figure_sources"):
                     existing.overrides[name] = (doc, loc)

@@ -43,11 +43,14 @@ BUILTIN_FILES: dict[str, str] = {
     "engine": "engines.yaml",
     "system": "systems.yaml",
     "calibration": "calibration.yaml",
+    "host": "hosts.yaml",
+    "cloud_price": "clouds.yaml",
 }
 KINDS = tuple(BUILTIN_FILES)
 # tables kept as raw dicts (no schema yet), by built-in file name -> Catalog attribute
 RAW_TABLES: dict[str, str] = {}
 _NOT_OVERRIDDEN = ("id", "kind", "sources", "figure_sources")
+_PRICE_FIELDS = ("price_usd", "system_price_usd", "host_price_usd")  # dated by price_date
 _YAML_SUFFIXES = (".yaml", ".yml")
 MAX_ENTRIES_PER_FILE = 5000
 
@@ -187,6 +190,7 @@ def merge_override(
       The base's `sources` stay as they are.
     - `figure_sources` of the override are added to the base's (the override wins per field).
     - `id` and `kind` are never changed.
+    - A new price (`price_usd`, `system_price_usd`, `host_price_usd`) needs its own `price_date`.
     - With `known_fields`, only those get a `figure_sources` record (an unknown field is reported
       by validation as an unknown field, once).
 
@@ -199,6 +203,9 @@ def merge_override(
             "an override of an existing entry needs `sources`: a list of URLs for the figures it changes"
         )
     changed = tuple(k for k in override if k not in _NOT_OVERRIDDEN)
+    repriced = [k for k in changed if k in _PRICE_FIELDS and override[k] is not None]
+    if repriced and "price_date" not in override:
+        raise ValueError(f"an override of {repriced[0]} needs its own price_date (the entry's date is the old price's)")
     merged = dict(base)
     merged.update((k, override[k]) for k in changed)
     figure_sources = dict(base.get("figure_sources") or {})

@@ -20,7 +20,9 @@ __all__ = [
     "Listing",
     "entry_record",
     "list_accelerators",
+    "list_cloud_prices",
     "list_engines",
+    "list_hosts",
     "list_models",
     "list_quants",
     "list_systems",
@@ -69,7 +71,7 @@ ACCELERATOR_HEADERS = {
     "memory_gb_marketed": "memory (GB)", "memory_gib_usable": "usable (GiB)", "memory_type": "type",
     "memory_bandwidth_gb_s": "bandwidth (GB/s)", "bf16_dense_tflops": "BF16 dense (TFLOPS)",
     "fp8_dense_tflops": "FP8 dense (TFLOPS)", "unified_memory": "unified", "tdp_w": "TDP (W)",
-    "price_usd": "price (USD)",
+    "price_usd": "price (USD)", "price_date": "price date", "availability": "availability",
 }  # fmt: skip
 
 
@@ -171,11 +173,42 @@ def list_systems(catalog: Catalog, *, sources: bool = False) -> Listing:
     }, sources)  # fmt: skip
 
 
+HOST_HEADERS = {
+    "id": "id", "name": "name", "segment": "segment", "memory": "memory", "ram_bandwidth_gb_s": "RAM (GB/s)",
+    "max_ram_gb": "max RAM (GB)", "pcie": "PCIe", "gpu_slots": "GPU links", "psu_w": "PSU (W)",
+    "price_usd": "price w/o RAM (USD)", "ram_usd_per_gb": "RAM (USD/GB)", "ram_price_date": "RAM price date",
+}  # fmt: skip
+
+
+def list_hosts(catalog: Catalog, *, sources: bool = False) -> Listing:
+    """Host platforms in catalog order; GPU links read `2: x8/x8` (GPUs installed: width each gets)."""
+    return _listing(catalog.hosts.values(), HOST_HEADERS, lambda h: {
+        "memory": f"{h.cpu_sockets * h.memory_channels}x {h.memory_type}-{h.memory_speed_mt_s}",
+        "ram_bandwidth_gb_s": h.ram_bandwidth_gb_s, "pcie": f"Gen{h.pcie_gen}, {h.cpu_pcie_lanes} lanes",
+        "gpu_slots": ", ".join(f"{s.gpus}: x{'/x'.join(map(str, s.lanes))}" for s in h.gpu_slots),
+    }, sources)  # fmt: skip
+
+
+CLOUD_HEADERS = {
+    "id": "id", "accelerator": "accelerator", "provider": "provider", "usd_per_gpu_hour": "USD/GPU-hour",
+    "pricing": "pricing", "price_date": "date", "price_source": "source",
+}  # fmt: skip
+
+
+def list_cloud_prices(catalog: Catalog, *, accelerators: Collection[str] = ()) -> Listing:
+    """Cloud GPU rates by accelerator, cheapest first."""
+    rows = sorted((c for c in catalog.cloud_prices.values() if not accelerators or c.accelerator in accelerators),
+                  key=lambda c: (c.accelerator, c.usd_per_gpu_hour))
+    return _listing(rows, CLOUD_HEADERS, lambda c: {}, False)
+
+
 def entry_record(entry: Any, *, sources: bool = False) -> Row:
     """Every field of an entry (JSON types), derived figures added, notes last; sources on request."""
     record: Row = entry.model_dump(mode="json")
     if isinstance(getattr(type(entry), "bits_per_weight", None), property):  # quant formats
         record["bits_per_weight"] = entry.bits_per_weight
+    if isinstance(getattr(type(entry), "ram_bandwidth_gb_s", None), property):  # host platforms
+        record["ram_bandwidth_gb_s"] = entry.ram_bandwidth_gb_s
     if not sources:
         record.pop("sources", None)
         record.pop("figure_sources", None)

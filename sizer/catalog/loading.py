@@ -29,7 +29,7 @@ from pydantic import BaseModel
 from sizer.catalog.files import KINDS
 from sizer.catalog.names import NameIndex
 from sizer.errors import CatalogError, CatalogIssue
-from sizer.schema import Accelerator, CalibrationEntry, Engine, ModelEntry, QuantFormat, System
+from sizer.schema import Accelerator, CalibrationEntry, CloudPrice, Engine, Host, ModelEntry, QuantFormat, System
 
 if TYPE_CHECKING:
     from sizer.catalog.checks import Checked
@@ -69,6 +69,8 @@ KIND_TABLE: dict[str, KindTable] = {
     "engine": KindTable(Engine, "engines", "engine"),
     "system": KindTable(System, "systems", "system"),
     "calibration": KindTable(CalibrationEntry, "calibration", "calibration entry"),
+    "host": KindTable(Host, "hosts", "host platform"),
+    "cloud_price": KindTable(CloudPrice, "cloud_prices", "cloud price"),
 }
 KIND_MODELS: dict[str, type[BaseModel]] = {kind: k.model for kind, k in KIND_TABLE.items()}
 KIND_TABLES: dict[str, str] = {kind: k.table for kind, k in KIND_TABLE.items()}
@@ -85,6 +87,8 @@ class Catalog:
     engines: dict[str, Engine] = field(default_factory=dict)
     systems: dict[str, System] = field(default_factory=dict)
     calibration: dict[str, CalibrationEntry] = field(default_factory=dict)  # speed factors (sizer.calibrate)
+    hosts: dict[str, Host] = field(default_factory=dict)  # host platforms (hosts.yaml)
+    cloud_prices: dict[str, CloudPrice] = field(default_factory=dict)  # $/GPU-hour (clouds.yaml)
     _raws: dict[str, Any] = field(default_factory=dict, repr=False)  # id -> RawEntry or CachedOrigin
     _indexes: dict[str, NameIndex] = field(default_factory=dict, repr=False)
 
@@ -116,6 +120,9 @@ class Catalog:
 
     def system(self, name: str) -> System:
         return self.systems[self.resolve("system", name)]
+
+    def host(self, name: str) -> Host:
+        return self.hosts[self.resolve("host", name)]
 
     def resolve(self, kind: str, name: str) -> str:
         """The id `name` stands for among entries of `kind` (see `sizer.names` for the rules)."""

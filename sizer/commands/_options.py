@@ -16,7 +16,7 @@ import click
 from sizer.commands._state import CliState
 from sizer.errors import BadValueError
 from sizer.render.formats import FORMATS
-from sizer.units import parse_gpu_spec, parse_memory_bytes, parse_param_count, parse_token_count
+from sizer.units import parse_gpu_spec, parse_memory_bytes, parse_param_count, parse_ram_spec, parse_token_count
 
 if TYPE_CHECKING:
     from pydantic import BaseModel
@@ -27,10 +27,12 @@ __all__ = [
     "GPU_SPEC",
     "MEMORY_SIZE",
     "PARAM_COUNT",
+    "RAM_SPEC",
     "TOKEN_COUNT",
     "GpuSpecType",
     "MemorySize",
     "ParamCount",
+    "RamSpec",
     "TokenCount",
     "FiniteFloat",
     "finite",
@@ -78,6 +80,13 @@ class MemorySize(_Parsed):
     parser = staticmethod(parse_memory_bytes)
 
 
+class RamSpec(_Parsed):
+    """Host RAM with an optional DIMM type: 128GB, 128GB:DDR4 -> (bytes, type or None)."""
+
+    name = "size[:DDR4|DDR5]"
+    parser = staticmethod(parse_ram_spec)
+
+
 class GpuSpecType(_Parsed):
     """NAME[:COUNT], e.g. h100:8 or "RTX 4090:2" (the name is resolved against the catalog later)."""
 
@@ -105,6 +114,7 @@ TOKEN_COUNT = TokenCount()
 PARAM_COUNT = ParamCount()
 MEMORY_SIZE = MemorySize()
 GPU_SPEC = GpuSpecType()
+RAM_SPEC = RamSpec()
 
 
 def format_option(default: str = "table") -> Callable[[F], F]:

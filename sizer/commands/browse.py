@@ -14,14 +14,18 @@ from sizer.catalog.listing import (
     Listing,
     entry_record,
     list_accelerators,
+    list_cloud_prices,
     list_engines,
+    list_hosts,
     list_models,
     list_quants,
     list_systems,
 )
 from sizer.commands._options import (
+    GPU_SPEC,
     MEMORY_SIZE,
     PARAM_COUNT,
+    RAM_SPEC,
     TOKEN_COUNT,
     format_option,
     get_catalog,
@@ -30,8 +34,9 @@ from sizer.commands._options import (
 )
 from sizer.render.formats import render
 from sizer.schema import Accelerator, QuantFormat
+from sizer.sizing.fits_here import DEFAULT_FLOOR
 
-__all__ = ["engines", "gpus", "models", "quants", "systems"]
+__all__ = ["clouds", "engines", "gpus", "hosts", "models", "quants", "systems"]
 
 _SEGMENTS = schema_choices(Accelerator, "segment")
 _QUANT_KINDS = schema_choices(QuantFormat, "format_kind")
@@ -96,35 +101,56 @@ def models() -> None:
 @click.option("--min-params", type=PARAM_COUNT, help="At least this many total parameters (e.g. 30B).")
 @click.option("--max-params", type=PARAM_COUNT, help="At most this many total parameters (e.g. 1T).")
 @click.option("--fits-here", is_flag=True, help="Only models that run on this machine, with the best quant for each.")
+@click.option("--gpu", "gpus", multiple=True, type=GPU_SPEC, metavar="NAME[:COUNT]",
+              help="Only models that run on this hardware you are considering (repeatable), best quant for each.")
+@click.option("--ram", "ram_spec", type=RAM_SPEC, help="Host RAM of that hardware: 64GB, 128GB:DDR4.")
+@click.option("--host", help="Host platform of that hardware (sizer hosts list).")
+@click.option("--min-quant", default=DEFAULT_FLOOR, show_default=True, metavar="Q",
+              help="Lowest format tried with --gpu / --fits-here (iq1_m to allow 1-bit).")
 @click.option("-c", "--context", "context_tokens", type=TOKEN_COUNT,
-              help="Context for --fits-here (default: sizer fit's default context).")
+              help="Context for --fits-here / --gpu (default: sizer fit's default context).")
 @format_option()
 @sources_option
 def models_list(family: tuple[str, ...], vendor: tuple[str, ...], min_params: int | None,
-                max_params: int | None, fits_here: bool, context_tokens: int | None, fmt: str,
-                show_sources: bool) -> None:  # fmt: skip
-    """List models, by vendor then size."""
-    if fits_here:
-        _print_fits_here(context_tokens, fmt)
+                max_params: int | None, fits_here: bool, gpus: tuple[Any, ...],
+                ram_spec: tuple[int, str | None] | None, host: str | None, min_quant: str, context_tokens: int | None,
+                fmt: str, show_sources: bool) -> None:  # fmt: skip
+    """List models, by vendor then size; with --gpu (or --fits-here), what runs on that hardware."""
+    if fits_here and gpus:
+        raise click.UsageError("give --fits-here or --gpu, not both")
+    if ram_spec and not gpus:
+        raise click.UsageError("--ram describes the hardware given with --gpu")
+    if fits_here or gpus:
+        _print_fits(context_tokens, fmt, min_quant.lower(), gpus, ram_spec, host)
         return
     listing = list_models(get_catalog(), families=family, vendors=vendor, min_params=min_params,
                           max_params=max_params, sources=show_sources)  # fmt: skip
     _print_listing(listing, fmt)
 
 
-def _print_fits_here(context_tokens: int | None, fmt: str) -> None:
-    from sizer.machine.detection import detect, hardware_from_local
+def _print_fits(context_tokens: int | None, fmt: str, floor: str, gpus: tuple[Any, ...],
+                ram_spec: tuple[int, str | None] | None, host: str | None) -> None:
     from sizer.sizing.fits_here import best_fits
     from sizer.units import format_gib, format_params
 
-    local = hardware_from_local(detect())
-    rows = best_fits(get_catalog(), gpus=local.gpus, ram_bytes=local.host_ram_bytes or None,
-                     context_tokens=context_tokens)
+    ram_type: str | None = None
+    if gpus:
+        hw_gpus = tuple((g.name, g.count) for g in gpus)
+        ram_bytes, ram_type = ram_spec if ram_spec is not None else (None, None)
+        where = "this hardware"
+    else:
+        from sizer.machine.detection import detect, hardware_from_local
+
+        local = hardware_from_local(detect())
+        hw_gpus, ram_bytes, where = local.gpus, local.host_ram_bytes or None, "this machine"
+    rows = best_fits(get_catalog(), gpus=hw_gpus, ram_bytes=ram_bytes, context_tokens=context_tokens, floor=floor,
+                     ram_type=ram_type, host=host)
     table = [{"model": r.model_id, "params": format_params(r.total_params), "best quant": r.quant,
               "weights": format_gib(r.weights_bytes),
               "decode tok/s": f"{r.decode_tokens_per_s:.1f}" if r.decode_tokens_per_s else "",
               "max context": r.max_context, "offload": r.offload} for r in rows]
-    click.echo(render(table, fmt) if table else "No catalog model fits this machine.\n", nl=False)
+    click.echo(render(table, fmt) if table else f"No catalog model fits {where} at {floor.upper()} or better.\n",
+               nl=False)
 
 
 _show_command(
@@ -181,3 +207,34 @@ def systems_list(fmt: str, show_sources: bool) -> None:
 
 
 _show_command(systems, "system", "reference system (NAME: id, alias or name, e.g. dgx-h100)")
+
+
+@click.group("hosts")
+def hosts() -> None:
+    """Host platforms GPUs go into: RAM type, channels and bandwidth, PCIe slot widths, power, price."""
+
+
+@hosts.command("list")
+@format_option()
+@sources_option
+def hosts_list(fmt: str, show_sources: bool) -> None:
+    """List host platforms."""
+    _print_listing(list_hosts(get_catalog(), sources=show_sources), fmt)
+
+
+_show_command(hosts, "host", "host platform (NAME: id or alias, e.g. desktop-am5)")
+
+
+@click.group("clouds")
+def clouds() -> None:
+    """Cloud GPU rental prices (USD per GPU-hour, dated and sourced)."""
+
+
+@clouds.command("list")
+@click.option("--gpu", "gpu_names", multiple=True, help="Only rates for this accelerator (repeatable).")
+@format_option()
+def clouds_list(gpu_names: tuple[str, ...], fmt: str) -> None:
+    """List cloud GPU rates, cheapest first per accelerator."""
+    catalog = get_catalog()
+    ids = [catalog.resolve("accelerator", name) for name in gpu_names]
+    _print_listing(list_cloud_prices(catalog, accelerators=ids), fmt)

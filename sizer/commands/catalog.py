@@ -82,7 +82,8 @@ def validate(ctx: click.Context, paths: tuple[str, ...], fmt: str) -> None:
     loaded = load_catalog((*(state.overlays if state else ()), *paths))
     click.echo(
         f"catalog OK: {len(loaded.accelerators)} accelerators, {len(loaded.models)} models, "
-        f"{len(loaded.quants)} quant formats, {len(loaded.engines)} engines, {len(loaded.systems)} systems",
+        f"{len(loaded.quants)} quant formats, {len(loaded.engines)} engines, {len(loaded.systems)} systems, "
+        f"{len(loaded.hosts)} hosts, {len(loaded.cloud_prices)} cloud prices",
         err=True,
     )
 

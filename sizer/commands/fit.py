@@ -6,7 +6,7 @@ from typing import Any
 
 import click
 
-from sizer.commands._options import GPU_SPEC, MEMORY_SIZE, PARAM_COUNT, TOKEN_COUNT, finite, format_option, get_catalog
+from sizer.commands._options import GPU_SPEC, MEMORY_SIZE, PARAM_COUNT, RAM_SPEC, TOKEN_COUNT, finite, format_option, get_catalog
 from sizer.limits import MAX_HEAD_DIM, MAX_HEADS, MAX_LAYERS, MAX_USERS, MAX_WIDTH
 from sizer.sizing.fitter import OFFLOAD_MODES
 from sizer.sizing.quant_names import is_comparison
@@ -20,7 +20,11 @@ def hardware_options(func: Any) -> Any:
         click.option("--gpu", "gpus", multiple=True, type=GPU_SPEC, metavar="NAME[:COUNT]",
                      help="Accelerator and count per node (repeatable for mixed cards): h100:8, 'RTX 4090'."),
         click.option("--nodes", type=click.IntRange(1, 1024), default=1, show_default=True, help="Identical nodes."),
-        click.option("--ram", "ram_bytes", type=MEMORY_SIZE, help="Host RAM per node: 768, 768GB, 512GiB."),
+        click.option("--ram", "ram_spec", type=RAM_SPEC,
+                     help="Host RAM per node: 768, 768GB, 512GiB; add :DDR4 or :DDR5 for its type (default: the "
+                          "--host's type, else DDR5)."),
+        click.option("--host", help="A catalog host platform (sizer hosts list): RAM type, channels and bandwidth, "
+                     "PCIe slot widths."),
         click.option("--ram-bandwidth", "ram_bandwidth_gb_s", type=finite(0.1, 1e6),
                      help="Host RAM bandwidth, GB/s (default: guessed from --ram, or the system's)."),
         click.option("--system", help="A catalog system: brings its GPUs, RAM, RAM bandwidth and links."),
@@ -69,7 +73,8 @@ def local_hardware_args(here: bool, gpus: tuple[Any, ...], ram_bytes: int | None
 @click.option("--head-dim", type=click.IntRange(1, MAX_HEAD_DIM), help="Raw mode: head dimension.")
 @format_option()
 def fit_command(model: str | None, quants: tuple[str, ...], gpus: tuple[Any, ...], nodes: int,
-                ram_bytes: int | None, ram_bandwidth_gb_s: float | None, system: str | None, here: bool,
+                ram_spec: tuple[int, str | None] | None, host: str | None, ram_bandwidth_gb_s: float | None,
+                system: str | None, here: bool,
                 wired_limit_bytes: int | None, context_tokens: int | None, users: int, kv_dtype: str | None,
                 engine: str | None, offload: str,
                 params: int | None, active: int | None, layers: int | None, hidden: int | None,
@@ -88,11 +93,17 @@ def fit_command(model: str | None, quants: tuple[str, ...], gpus: tuple[Any, ...
     if model is None and params is None:
         raise click.UsageError("give a MODEL or --params")
     ref: Any = model if model is not None else RawCounts(params or 0, active, layers, hidden, kv_heads, head_dim)
+    ram_bytes, ram_type = ram_spec if ram_spec is not None else (None, None)
     hw = local_hardware_args(here, gpus, ram_bytes, wired_limit_bytes)
-    common: dict[str, Any] = dict(nodes=nodes, ram_bandwidth_gb_s=ram_bandwidth_gb_s, system=system,
+    common: dict[str, Any] = dict(nodes=nodes, ram_bandwidth_gb_s=ram_bandwidth_gb_s, system=system, host=host,
+                                  ram_type=ram_type,
                                   context_tokens=context_tokens, users=users, engine=engine, catalog=catalog, **hw)
     if is_comparison(quants):
-        click.echo(render_quant_rows(compare_quants(ref, list(quants), **common), fmt), nl=False)
+        skipped: list[str] = []
+        rows = compare_quants(ref, list(quants), skipped=skipped, **common)
+        for note in skipped:
+            click.echo(f"note: {note}", err=True)
+        click.echo(render_quant_rows(rows, fmt), nl=False)
         return
     result = fit(ref, quant=quants[0] if quants else "native", kv_dtype=kv_dtype, offload=offload, **common)
     if fmt == "table":

@@ -35,6 +35,9 @@ def _search_options(func: Any) -> Any:
                      help="Concurrent sequences."),
         click.option("--min-tps", type=finite(0, 1e7), default=_C["min_tps"], show_default=True,
                      help="Minimum decode tokens/s per user (0: any speed)."),
+        click.option("--max-ttft", "max_ttft_s", type=finite(0, 1e9),
+                     help="Longest time to first token for a full-context prompt, s (default: the context at 50 "
+                     "tokens/s, at least 60 s; 0 for any)."),
         click.option("--budget", "budget_usd", type=finite(0, 1e13, min_open=True), help="Maximum capital cost, USD."),
         click.option("--vendor", "vendors", multiple=True, help="Only this GPU vendor (repeatable)."),
         click.option("--max-gpus", type=click.IntRange(1, MAX_DEVICES), help="At most this many accelerators in total."),
@@ -64,8 +67,13 @@ def _search_options(func: Any) -> Any:
         click.option("--utilization", type=finite(0.01, 1.0), default=_COST["utilization"], show_default=True,
                      help="Fraction of the year spent generating."),
         click.option("--host-price", "host_price_usd", type=finite(0, 1e13),
-                     help="Price of one host machine without GPUs, USD (replaces sizer's estimate)."),
+                     help="Price of one host machine without GPUs and RAM, USD (replaces sizer's estimate)."),
         click.option("--ram-price", "ram_usd_per_gb", type=finite(0, 1e9), help="RAM, USD per GB."),
+        click.option("--as-of", "as_of", type=click.DateTime(formats=["%Y-%m-%d"]), metavar="YYYY-MM-DD",
+                     help="Only hardware that could be bought new on this date, and cloud rates seen by then "
+                          "(default: today)."),
+        click.option("--host", help="Put new GPU builds on this catalog host platform only (sizer hosts list); "
+                     "unified-memory machines and reference systems are still offered."),
     ]
     for option in reversed(options):
         func = option(func)
@@ -89,7 +97,9 @@ def _run(model: str, kw: dict[str, Any]) -> Any:
     cost = CostOptions(years=kw.pop("years"), pue=kw.pop("pue"), usd_per_kwh=kw.pop("usd_per_kwh"),
                        utilization=kw.pop("utilization"), host_price_usd=kw.pop("host_price_usd"),
                        ram_usd_per_gb=kw.pop("ram_usd_per_gb"))
-    constraints = Constraints(have=have, have_ram_bytes=have_ram, **kw)
+    as_of = kw.pop("as_of")
+    constraints = Constraints(have=have, have_ram_bytes=have_ram, as_of=as_of.date().isoformat() if as_of else None,
+                              **kw)
     result = recommend(model, constraints, cost, catalog=get_catalog())
     for w in result.warnings:
         click.echo(f"warning: {w}", err=True)

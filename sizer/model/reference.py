@@ -6,23 +6,36 @@ Every form ends as an Architecture (for KV cache and activations) plus either a 
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from math import prod
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from pydantic import ValidationError
 
 from sizer.catalog.loading import Catalog
-from sizer.errors import BadValueError, ModelFileError
+from sizer.errors import AmbiguousNameError, BadValueError, ModelFileError, UnknownNameError
 from sizer.limits import MAX_CONTEXT_TOKENS, MAX_HEAD_DIM, MAX_HEADS, MAX_LAYERS, MAX_PARAMS, MAX_WIDTH
 from sizer.model.architecture import inventory
 from sizer.model.architecture.counts import active_params, total_params
 from sizer.model.tensors import QuantizedTensor, Role, Tensor
 from sizer.schema import Architecture, ModelEntry
 
-__all__ = ["RawCounts", "ResolvedModel", "resolve_model"]
+if TYPE_CHECKING:
+    from sizer.model.importers._imported import ImportedModel
+
+__all__ = ["OLLAMA_DEFAULT_QUANT", "RawCounts", "ResolvedModel", "ollama_reference", "resolve_model"]
 
 _FILE_SUFFIXES = (".gguf", ".json", ".safetensors")
+# Ollama's library tags: `name:size[-variant][-quant]`; a tag without a quant is the library's default
+# build, Q4_K_M (https://martinkollie.com/blog/llm-naming-explained-what-does-it-mean ; e.g.
+# https://ollama.com/library/llama3.3/tags lists 70b = 70b-instruct-q4_K_M). gpt-oss is published in
+# its native MXFP4 with 16-bit attention (~14 GB for 20b: https://ollama.com/library/gpt-oss).
+OLLAMA_DEFAULT_QUANT = "q4_k_m"
+_OLLAMA_NATIVE = {"mxfp4-experts": "bf16"}  # native format -> the GGUF file type Ollama's default build is
+_OLLAMA_TAG = re.compile(r"^(?P<name>[a-z0-9][a-z0-9._-]*):(?P<tag>[A-Za-z0-9._-]+)$")
+_OLLAMA_QUANT = re.compile(r"^(q\d(_[a-z0-9]+)*|iq\d(_[a-z0-9]+)*|fp16|f16|bf16|fp32|f32|mxfp4)$", re.IGNORECASE)
 
 
 @dataclass(frozen=True)
@@ -53,6 +66,9 @@ class ResolvedModel:
     active_params: int = 0
     assumptions: tuple[str, ...] = ()
     warnings: tuple[str, ...] = ()  # what an importer noticed (an unknown model_type read as dense GQA ...)
+    default_quant: str | None = None  # what the reference itself means when --quant is not given (Ollama tags)
+    default_engine: str | None = None  # the engine the reference names (Ollama tags -> ollama)
+    repo: str | None = None  # the Hugging Face repo (and GGUF file) the model was read from, for launch commands
 
 
 def _from_arch(id_: str, name: str, source: str, arch: Architecture, entry: ModelEntry | None = None,
@@ -62,7 +78,10 @@ def _from_arch(id_: str, name: str, source: str, arch: Architecture, entry: Mode
                          total_params=total_params(arch) + extra, active_params=active_params(arch), **kw)  # type: ignore[arg-type]
 
 
-def resolve_model(ref: str | RawCounts, catalog: Catalog) -> ResolvedModel:
+def resolve_model(ref: str | RawCounts, catalog: Catalog, *, quant: str | None = None) -> ResolvedModel:
+    """MODEL -> a resolved model, in this order: raw counts; a local path; an Ollama tag of a catalog
+    model; a catalog id, alias or repo; otherwise a Hugging Face repo ``org/name[@revision][:QUANT]``
+    read header-only (``quant`` also picks the file of a GGUF repo)."""
     if isinstance(ref, RawCounts):
         return raw_model(ref)
     path = Path(ref).expanduser()
@@ -72,34 +91,164 @@ def resolve_model(ref: str | RawCounts, catalog: Catalog) -> ResolvedModel:
         exists = False
     if exists or ref.endswith(_FILE_SUFFIXES):
         return _from_file(path, catalog)
-    entry = catalog.model(ref)
+    ollama = ollama_reference(ref, catalog)
+    if ollama is not None:
+        return ollama
+    try:
+        entry = catalog.model(ref)
+    except (UnknownNameError, AmbiguousNameError) as missing:
+        if "/" not in ref:
+            raise
+        return _from_hub(ref, catalog, quant, missing)
+    if "/" in ref and ref.lower() not in {r.lower() for r in entry.hf_repos} | {entry.id.lower()} | {
+            a.lower() for a in entry.aliases}:
+        return _from_hub(ref, catalog, quant, None)  # only an exact repo name is the catalog model
     return _from_arch(entry.id, entry.name, "catalog", entry.architecture, entry)
+
+
+def ollama_reference(ref: str, catalog: Catalog) -> ResolvedModel | None:
+    """``llama3.3:70b`` / ``qwen3:30b-a3b-q8_0``: the catalog model the Ollama tag names (an alias
+    ``name:size``), the quantization the tag means (its quant suffix, else Ollama's default build)
+    and engine ollama; None when ``ref`` is not such a tag."""
+    match = _OLLAMA_TAG.match(ref.strip())
+    if match is None:
+        return None
+    name, parts = match["name"].lower(), match["tag"].split("-")
+    quant = parts[-1] if _OLLAMA_QUANT.match(parts[-1]) else None
+    size_parts = parts[:-1] if quant else parts
+    aliases = [f"{name}:{'-'.join(size_parts[:n]).lower()}" for n in range(len(size_parts), 0, -1)]
+    if size_parts and size_parts[0].lower() == "latest":
+        aliases.append(name)  # `name:latest` is the model the bare name stands for
+    for alias in aliases:
+        try:
+            entry = catalog.model(alias)
+        except (UnknownNameError, AmbiguousNameError):
+            continue
+        if alias not in {a.lower() for a in entry.aliases}:
+            continue
+        default = _OLLAMA_NATIVE.get(entry.native_quant or "", OLLAMA_DEFAULT_QUANT)
+        qid = {"fp16": "f16", "fp32": "f32"}.get((quant or "").lower(), (quant or default).lower())
+        note = (f"Ollama tag {ref}: {entry.name}, " + (f"quant {quant} from the tag" if quant else
+                f"Ollama's default build ({default.upper()}; the tag names no quant)"))
+        base = _from_arch(entry.id, entry.name, "ollama", entry.architecture, entry)
+        return _replace(base, default_quant=qid, default_engine="ollama", assumptions=(note,))
+    return None
+
+
+def _replace(m: ResolvedModel, **changes: object) -> ResolvedModel:
+    from dataclasses import replace
+
+    return replace(m, **changes)  # type: ignore[arg-type]
+
+
+def _from_hub(ref: str, catalog: Catalog, quant: str | None, missing: Exception | None) -> ResolvedModel:
+    from sizer.model.importers.hub import MissingRepoError, load_from_hub, parse_hub_reference
+
+    hub_ref = parse_hub_reference(ref)
+    if hub_ref is None:
+        if missing is not None:
+            raise missing
+        raise BadValueError(f"{ref!r} is neither a catalog model nor a Hugging Face repo name (org/name)")
+    tag = hub_ref.quant or (quant if quant and quant.lower() != "native" else None)
+    try:
+        hub = load_from_hub(hub_ref.repo_id, hub_ref.revision, tag)
+    except MissingRepoError as exc:
+        suggestions: list[str] = []
+        try:  # the catalog model the repo's name part names, else the closest ones
+            suggestions = [catalog.model(ref.split("/")[-1]).id]
+        except (UnknownNameError, AmbiguousNameError) as inner:
+            suggestions = list(getattr(inner, "suggestions", ())) or list(getattr(inner, "candidates", ()))
+        if suggestions:
+            raise UnknownNameError("model (not a catalog model, a local path or a Hugging Face repo)", ref,
+                                   suggestions[:5]) from None
+        raise exc from None
+    imported = hub.imported
+    name = hub.repo_id if hub.file_format == "safetensors" else f"{hub.repo_id}:{(hub.checkpoint or '')[5:]}"
+    notes = [f"read header-only from {hub.url} at commit {hub.commit[:12]}"
+             + (" (from the local cache)" if hub.from_cache else ""), *hub.notes]
+    resolved = _from_imported(imported, name, name, "huggingface", catalog, gguf=hub.file_format == "gguf")
+    repo = hub.repo_id + (f":{hub.files[0]}" if hub.file_format == "gguf" else "")
+    return _replace(resolved, assumptions=tuple(notes) + resolved.assumptions, repo=repo)
 
 
 def _from_file(path: Path, catalog: Catalog) -> ResolvedModel:
     from sizer.model.importers import load_model_file  # lazy: gguf / safetensors are heavy imports
 
     imported = load_model_file(path)
-    arch = imported.architecture
     name = path.name if path.name != "config.json" else path.parent.name or path.name
+    source = "gguf" if path.suffix == ".gguf" or "gguf" in path.name else "safetensors"
+    return _from_imported(imported, name, name, source, catalog, path=str(path), gguf=source == "gguf")
+
+
+def _from_imported(imported: ImportedModel, id_: str, name: str, source: str, catalog: Catalog,
+                   path: str | None = None, gguf: bool = False) -> ResolvedModel:
+    arch = imported.architecture
+    where = path or imported.source
+    warnings = tuple(imported.warnings)
     if imported.tensors:
         if arch is None:
-            why = "; ".join(imported.warnings) or f"{path}: the file's architecture is not one sizer knows"
-            raise ModelFileError(f"{why}; cannot size its KV cache")
+            arch, guessed = _arch_from_tensors(imported.tensors)
+            if arch is None:
+                why = "; ".join(imported.warnings) or f"{where}: the file's architecture is not one sizer knows"
+                raise ModelFileError(f"{why}; cannot size its KV cache")
+            warnings += (f"{where}: {guessed}",)
         tensors = imported.tensors
         total = sum(qt.tensor.elements for qt in tensors if not qt.tensor.is_mtp)
         act = int(sum(qt.tensor.elements * (1.0 if qt.tensor.role is not Role.ROUTED_EXPERT
                                             else (arch.num_experts_per_tok or 1) / max(qt.tensor.n_experts, 1))
                       for qt in tensors if not qt.tensor.is_mtp))
         kinds = sorted({qt.qtype for qt in tensors})
-        source = "gguf" if path.suffix == ".gguf" or "gguf" in path.name else "safetensors"
-        return ResolvedModel(name, name, source, arch, None, tensors=None, file_tensors=tensors,
+        # a safetensors checkpoint can also be sized in another format (--quant): its own tensors are the
+        # inventory; a GGUF file is what it is (a GGUF repo's --quant picks the file)
+        inventory_ = None if gguf else tuple(qt.tensor for qt in tensors)
+        return ResolvedModel(id_, name, source, arch, None, tensors=inventory_, file_tensors=tensors,
                              file_quant=imported.quant_hint or "/".join(kinds[:4]), quant_hint=imported.quant_hint,
-                             total_params=total, active_params=act, warnings=tuple(imported.warnings))
+                             total_params=total, active_params=act, warnings=warnings)
     if arch is None:
-        raise BadValueError(f"{path}: no architecture found")
-    return _from_arch(name, name, "config", arch, None, quant_hint=imported.quant_hint,
+        raise BadValueError(f"{where}: no architecture found")
+    return _from_arch(id_, name, "config", arch, None, quant_hint=imported.quant_hint,
                       warnings=tuple(imported.warnings))
+
+
+def _arch_from_tensors(tensors: tuple[QuantizedTensor, ...]) -> tuple[Architecture | None, str]:
+    """A GQA architecture read off the tensor shapes, for weights whose config sizer cannot map (the
+    weights stay exact; only the KV cache and activations use it), and the assumptions in words."""
+    by_kind: dict[str, Tensor] = {}
+    layers = 0
+    experts = 1
+    for qt in tensors:
+        t = qt.tensor
+        if t.is_mtp:
+            continue
+        by_kind.setdefault(t.kind, t)
+        if t.layer is not None:
+            layers = max(layers, t.layer + 1)
+        if t.role is Role.ROUTED_EXPERT:
+            experts = max(experts, t.n_experts)
+    embd, q, k = by_kind.get("token_embd"), by_kind.get("attn_q"), by_kind.get("attn_k")
+    if embd is None or q is None or k is None or len(embd.shape) != 2 or not layers:
+        return None, ""
+    hidden, vocab = embd.shape
+    head_dim = next((d for d in (128, 64, 256, 96, 80) if q.shape[-1] % d == 0 and k.shape[-1] % d == 0), 0)
+    if not head_dim:
+        return None, ""
+    up = by_kind.get("ffn_up") or by_kind.get("ffn_up_exps")
+    moe = experts > 1
+    try:
+        arch = Architecture(
+            family="mixtral" if moe else "llama", hidden_size=hidden, num_hidden_layers=layers,
+            num_attention_heads=q.shape[-1] // head_dim, num_key_value_heads=k.shape[-1] // head_dim,
+            head_dim=head_dim, intermediate_size=up.shape[1] if up is not None and not moe else 4 * hidden,
+            vocab_size=vocab, tie_word_embeddings="output" not in by_kind, max_position_embeddings=4096,
+            n_routed_experts=experts if moe else None, num_experts_per_tok=2 if moe else None,
+            moe_intermediate_size=up.shape[1] if moe and up is not None else None,
+        )
+    except ValueError:
+        return None, ""
+    return arch, (f"no usable config: the KV cache is sized from the tensor shapes, assuming head_dim {head_dim} "
+                  f"({arch.num_key_value_heads} KV heads on {layers} layers), full attention on every layer, a "
+                  "4096-token trained context" + (", 2 routed experts per token" if moe else "")
+                  + "; the weights are exact")
 
 
 # ------------------------------------------------------------------------------------------ raw mode

@@ -17,7 +17,8 @@ from dataclasses import dataclass, field
 from sizer.catalog.loading import Catalog
 from sizer.errors import BadValueError
 from sizer.limits import MAX_DEVICES, MAX_GPUS_PER_NODE, MAX_NODES
-from sizer.schema import Accelerator, System
+from sizer.schema import Accelerator, Host, System
+from sizer.schema.host import pcie_gb_s_per_direction as _pcie_gen_lanes_gb_s
 
 __all__ = [
     "APPLE_WORKING_SET_SOURCE",
@@ -25,7 +26,7 @@ __all__ = [
     "Hardware",
     "build_hardware",
     "device_capacity_bytes",
-    "guess_ram_bandwidth",
+    "host_for_ram",
     "pcie_gb_s_per_direction",
     "unified_pool_bytes",
 ]
@@ -39,33 +40,24 @@ APPLE_WORKING_SET_SOURCE = "https://github.com/ggml-org/llama.cpp/issues/3213"
 # some of the pool; we reserve this much for them.
 UNIFIED_OS_RESERVE_GIB = 4.0
 
-# PCIe x16 per direction after encoding, GB/s (hosts.yaml interconnects.pcie; source below).
-_PCIE_X16_GB_S = {3: 15.75, 4: 31.5, 5: 63.0, 6: 121.0}
+# PCIe per direction after encoding: GT/s x lanes x 128/130 / 8 (sizer.schema.host; source below).
 PCIE_SOURCE = "https://hpc-notes.pages.dev/reference/pcie"
 
 
-# When only --ram is given, guess the platform from the amount of RAM (peak = channels x DDR5 rate;
-# hosts.yaml platforms, https://www.ai-hpc.org/en/guide/02-cluster/stream-benchmark):
-# up to 256 GB a dual-channel DDR5-5600 desktop, up to 1 TB an 8-channel DDR5-5200 workstation,
-# above that a 12-channel DDR5-4800 EPYC Genoa socket.
-_RAM_PLATFORMS = (
-    (256e9, 89.6, "dual-channel DDR5-5600 desktop"),
-    (1024e9, 332.8, "8-channel DDR5-5200 workstation (Threadripper PRO / Xeon W)"),
-    (float("inf"), 460.8, "12-channel DDR5-4800 server socket (EPYC 9004)"),
-)
+def pcie_gb_s_per_direction(acc: Accelerator, slot_lanes: int | None = None, slot_gen: int | None = None) -> float:
+    """Per-direction PCIe bandwidth of `acc`'s host link: the narrower of the card and its slot."""
+    gen = min(acc.pcie_gen or 4, slot_gen or 6)
+    return _pcie_gen_lanes_gb_s(gen, min(acc.pcie_lanes, slot_lanes or 16))
 
 
-def guess_ram_bandwidth(ram_bytes: int) -> tuple[float, str]:
-    for limit, gb_s, label in _RAM_PLATFORMS:
-        if ram_bytes <= limit:
-            return gb_s, (f"host RAM bandwidth {gb_s:g} GB/s peak assumed for {ram_bytes / 1e9:.0f} GB "
-                          f"({label}); set --ram-bandwidth or --system for your machine")
-    raise AssertionError("unreachable")
-
-
-def pcie_gb_s_per_direction(acc: Accelerator) -> float:
-    gen = acc.pcie_gen or 4
-    return _PCIE_X16_GB_S.get(gen, 31.5) * acc.pcie_lanes / 16
+def host_for_ram(catalog: Catalog, ram_bytes: int, ram_type: str = "DDR5") -> Host | None:
+    """The host a bare `--ram SIZE[:TYPE]` is read as: the smallest one-socket catalog host of that type that
+    takes the RAM, among the classes recommend builds (`in_search`) where one does (DDR5: two channels up to
+    256 GB, eight up to 1 TB, twelve above), else among every host of the type (DDR4)."""
+    of_type = [h for h in catalog.hosts.values() if h.memory_type == ram_type and h.cpu_sockets == 1]
+    pool = [h for h in of_type if h.in_search] or of_type
+    fits = [h for h in pool if h.max_ram_gb * 1e9 >= ram_bytes]
+    return min(fits, key=lambda h: (h.memory_channels, h.max_ram_gb), default=None)
 
 
 def device_capacity_bytes(
@@ -116,6 +108,17 @@ def unified_pool_bytes(acc: Accelerator, ram_bytes: int) -> tuple[int, str]:
     return pool, f"{acc.name}: unified memory pool {pool / GIB:.0f} GiB from --ram (shared by CPU and GPU)"
 
 
+def _guessed_ram_bandwidth(catalog: Catalog, ram_bytes: int, ram_type: str) -> tuple[float, str]:
+    guessed = host_for_ram(catalog, ram_bytes, ram_type)
+    if guessed is None:
+        raise BadValueError(f"no catalog host takes {ram_bytes / 1e9:g} GB of {ram_type}; give --ram-bandwidth")
+    channels = guessed.memory_channels
+    return guessed.ram_bandwidth_gb_s, (
+        f"host RAM bandwidth {guessed.ram_bandwidth_gb_s:g} GB/s peak assumed for {ram_bytes / 1e9:.0f} GB of "
+        f"{ram_type} ({channels} channels of {ram_type}-{guessed.memory_speed_mt_s}, {guessed.name}); set --host, "
+        "--ram-bandwidth or --system for your machine")
+
+
 @dataclass(frozen=True, slots=True)
 class Device:
     """One device the driver exposes: a GPU, or one die of a multi-device package (an MI250X GCD)."""
@@ -141,6 +144,16 @@ class Hardware:
     wired_limit_bytes: int | None = None
     notes: tuple[str, ...] = field(default=())
     unified_pool_bytes: int | None = None  # a unified-memory machine's RAM (--ram), else the catalog pool
+    host: Host | None = None  # the host platform (--host, a system's host): slot widths, RAM type
+
+    def host_link_gb_s(self, acc: Accelerator) -> float:
+        """Per-direction PCIe bandwidth between host RAM and `acc`: the host's slot width with this many GPUs
+        (a 2-GPU AM5 desktop runs both at x8), else the card's own link."""
+        if self.host is not None:
+            layout = self.host.slot_layout(self.gpus_per_node)
+            if layout is not None:
+                return pcie_gb_s_per_direction(acc, min(layout.lanes), layout.pcie_gen or self.host.pcie_gen)
+        return pcie_gb_s_per_direction(acc)
 
     @property
     def devices_per_node(self) -> int:
@@ -225,10 +238,22 @@ def build_hardware(
     ram_bandwidth_gb_s: float | None = None,
     system: str | None = None,
     wired_limit_bytes: int | None = None,
+    host: str | None = None,
+    ram_type: str | None = None,
 ) -> Hardware:
     """Resolve names against the catalog. A system brings its GPUs, RAM, RAM bandwidth and links;
-    explicit --gpu / --ram / --nodes given alongside override the system's."""
+    explicit --gpu / --ram / --nodes given alongside override the system's. A host platform (--host, or the
+    system's) brings the RAM type and bandwidth and the PCIe width of each GPU slot; `ram_type` (DDR4 / DDR5,
+    from `--ram 128GB:DDR4`) picks the smallest catalog host of that type when no host is named."""
     sys_entry = catalog.system(system) if system else None
+    host_entry = catalog.host(host) if host else (
+        catalog.host(sys_entry.host) if sys_entry is not None and sys_entry.host else None)
+    if ram_type is not None:
+        ram_type = ram_type.upper()
+        if ram_type not in ("DDR4", "DDR5"):
+            raise BadValueError(f"RAM type {ram_type!r}: give DDR4 or DDR5 (e.g. --ram 128GB:DDR4)")
+        if host_entry is not None and host_entry.memory_type != ram_type:
+            raise BadValueError(f"--ram says {ram_type} but host {host_entry.id} takes {host_entry.memory_type}")
     accs: list[tuple[Accelerator, int]] = []
     for name, count in gpus:
         acc = catalog.accelerator(name)
@@ -254,6 +279,24 @@ def build_hardware(
             ram_bandwidth_gb_s /= sys_entry.cpu_sockets
             notes.append(f"{sys_entry.name}: {sys_entry.cpu_sockets} CPU sockets; host RAM counted at one socket's "
                          f"{ram_bandwidth_gb_s:g} GB/s (NUMA: https://github.com/ggml-org/llama.cpp/issues/11744)")
+    if host_entry is not None:
+        if ram_bytes and ram_bytes > host_entry.max_ram_gb * 1e9:
+            raise BadValueError(f"{ram_bytes / 1e9:g} GB of RAM is more than host {host_entry.id} takes "
+                                f"({host_entry.max_ram_gb:g} GB)")
+        if not ram_bandwidth_gb_s and sys_entry is None:
+            ram_bandwidth_gb_s = host_entry.ram_bandwidth_gb_s
+            notes.append(f"host {host_entry.name}: {host_entry.cpu_sockets * host_entry.memory_channels} channels of "
+                         f"{host_entry.memory_type}-{host_entry.memory_speed_mt_s} = {ram_bandwidth_gb_s:g} GB/s peak")
+        gpus_here = sum(n for _, n in accs)
+        layout = host_entry.slot_layout(gpus_here)
+        if layout is None and gpus_here:
+            raise BadValueError(f"host {host_entry.id} takes at most {host_entry.max_gpus} GPU(s), not {gpus_here}")
+        if layout is not None and min(layout.lanes) < 16:
+            notes.append(f"host {host_entry.name}: with {gpus_here} GPU(s) the slots run at "
+                         f"x{'/x'.join(map(str, layout.lanes))} (PCIe {layout.pcie_gen or host_entry.pcie_gen}.0)")
+    elif ram_type is not None and ram_bytes and not ram_bandwidth_gb_s and not any(a.unified_memory for a, _ in accs):
+        ram_bandwidth_gb_s, note = _guessed_ram_bandwidth(catalog, ram_bytes, ram_type)
+        notes.append(note)
     unified = next((a for a, _ in accs if a.unified_memory), None)
     pool: int | None = None
     if unified is not None and ram_bytes:
@@ -264,7 +307,7 @@ def build_hardware(
     if unified is not None and not ram_bandwidth_gb_s:
         ram_bandwidth_gb_s = unified.memory_bandwidth_gb_s
     if ram_bytes and not ram_bandwidth_gb_s:
-        ram_bandwidth_gb_s, note = guess_ram_bandwidth(ram_bytes)
+        ram_bandwidth_gb_s, note = _guessed_ram_bandwidth(catalog, ram_bytes, "DDR5")
         notes.append(note)
     intra = sys_entry.intra_node_link_gb_s if sys_entry else None
     inter = sys_entry.inter_node_link_gb_s if sys_entry else None
@@ -275,7 +318,9 @@ def build_hardware(
         if same and first.interconnect_gb_s and first.max_per_node and count <= first.max_per_node:
             intra = first.interconnect_gb_s
         else:
-            intra = 2 * min(pcie_gb_s_per_direction(a) for a, _ in accs)
+            layout = host_entry.slot_layout(sum(n for _, n in accs)) if host_entry is not None else None
+            lanes = min(layout.lanes) if layout is not None else None
+            intra = 2 * min(pcie_gb_s_per_direction(a, lanes) for a, _ in accs)
     if nodes > 1 and inter is None:
         inter = 50.0  # one 400 Gb/s NIC per GPU, per direction (DGX H100 class)
         notes.append("between nodes: one 400 Gb/s NIC per GPU assumed (50 GB/s per direction, DGX H100 class: "
@@ -293,4 +338,5 @@ def build_hardware(
         wired_limit_bytes=wired_limit_bytes,
         notes=tuple(notes),
         unified_pool_bytes=pool,
+        host=host_entry,
     )

@@ -31,8 +31,9 @@ from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from sizer.errors import BadValueError
-from sizer.model.tensors import QuantizedTensor, Tensor
+from sizer.model.tensors import QuantizedTensor, Role, Tensor
 from sizer.quant.checkpoint import checkpoint_tensor_types
+from sizer.quant.ggml_types import Layouts, ggml_bytes
 from sizer.quant.llamacpp import Hints, gguf_tensor_types
 from sizer.schema import Architecture, ModelEntry, QuantFormat
 from sizer.schema.common import canonicalize_name
@@ -200,9 +201,27 @@ def _assign(
             imatrix=imatrix or fmt.requires_imatrix,
             pure=pure,
         )
+        if arch is not None and arch.family == "gpt_oss":
+            rows = _keep_mxfp4_experts(rows, _ggml_layouts(catalog))
     else:
         rows = checkpoint_tensor_types(kept, fmt, catalog.quants)
     return tuple(QuantizedTensor(t, qtype, nbytes) for t, qtype, nbytes in rows)
+
+
+def _keep_mxfp4_experts(rows: list[tuple[Tensor, str, int]], layouts: Layouts) -> list[tuple[Tensor, str, int]]:
+    """gpt-oss GGUF conversions keep the routed-expert weights in the MXFP4 the checkpoint ships, for
+    every file type: convert_hf_to_gguf.py writes them as ggml MXFP4 whatever --outtype is (a BF16
+    conversion of gpt-oss-20b is 13.8 GB, 459 tensors:
+    https://github.com/danbev/learning-ai/blob/main/notes/llama.cpp/gpt-oss.md), and llama-quantize
+    leaves them as they are (unsloth's gpt-oss-20b Q4_K_M is 11.6 GB, F16 13.8 GB:
+    https://huggingface.co/unsloth/gpt-oss-20b-GGUF). Only the other tensors follow the recipe."""
+    out = []
+    for t, qtype, nbytes in rows:
+        if t.role is Role.ROUTED_EXPERT and t.name.endswith(".weight") and t.shape[0] % layouts["MXFP4"][0] == 0:
+            out.append((t, "MXFP4", ggml_bytes(t.shape, "MXFP4", layouts)))
+        else:
+            out.append((t, qtype, nbytes))
+    return out
 
 
 _stored_cache: dict[tuple[int, bool], tuple[tuple[Tensor, ...], tuple[Tensor, ...]]] = {}

@@ -26,7 +26,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from sizer.errors import BadValueError
+from sizer.errors import BadValueError, FormatNotMadeError
 from sizer.model.tensors import Tensor
 from sizer.quant.ggml_types import ATTN_V_LIKE, BLK, Cat, Layouts, ggml_bytes, ggml_n_dims, prepare
 
@@ -204,7 +204,7 @@ def _fallback(new: str, row: int, layouts: Layouts) -> str:
     ret = FALLBACK.get(new)
     if ret is None:
         if block > 32:
-            raise BadValueError(f"llama-quantize has no fallback for {new} on rows of {row} values")
+            raise FormatNotMadeError(f"llama-quantize has no fallback for {new} on rows of {row} values")
         ret = new
     return ret if row % layouts[ret][0] == 0 else "F16"
 

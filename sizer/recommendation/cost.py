@@ -2,11 +2,13 @@
 
 Capital cost = accelerators (catalog `price_usd` x count; parts the user owns cost 0) + the host:
 a catalog system's `system_price_usd` / `host_price_usd` where the machine is a reference system,
-otherwise a host platform estimate (chassis, CPUs, board, power supplies, storage and the RAM it
-ships with) plus any extra RAM at a price per GB. Power = accelerator `tdp_w` x count + the host's
-draw (a system's `host_power_w` / `max_power_w`, else the platform's). Yearly energy = power x PUE x
-hours busy x $/kWh; cost per million tokens = (capital cost / years + yearly energy) / tokens a year
-at the aggregate decode throughput.
+otherwise the host platform's price without RAM (`gpu_catalog/hosts.yaml`: chassis, CPUs, board,
+power supplies, storage) plus every GB of RAM it carries (at least its smallest build) at the host
+type's dated DRAM price. Power = accelerator `tdp_w` x count + the host's draw (a system's
+`host_power_w` / `max_power_w`, else the platform's). Yearly energy = power x PUE x hours busy x
+$/kWh; cost per million tokens = (capital cost / years + yearly energy) / tokens a year at the
+aggregate decode throughput. Renting = the build's GPUs x the cheapest dated cloud rate per GPU-hour
+(`gpu_catalog/clouds.yaml`) x the same hours.
 
 Overlay price lists (`--catalog prices.yaml` overriding `price_usd`, `host_price_usd`,
 `system_price_usd`) take precedence because they change the catalog this module reads.
@@ -16,14 +18,16 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 
-from sizer.schema import Accelerator, System
+from sizer.catalog.loading import Catalog, load_catalog
+from sizer.schema import Accelerator, CloudPrice, Host, System
+from sizer.schema.common import date_key
 
 __all__ = [
     "DEFAULT_USD_PER_KWH",
     "DEFAULT_YEARS",
     "ELECTRICITY_SOURCE",
-    "PLATFORMS",
     "PUE_SOURCE",
     "Build",
     "Capex",
@@ -34,6 +38,10 @@ __all__ = [
     "capex",
     "default_pue",
     "platform_for",
+    "platforms",
+    "Rental",
+    "cheapest_rate",
+    "rental",
     "power",
     "tco",
 ]
@@ -50,70 +58,30 @@ DEFAULT_YEARS = 3.0
 HOURS_PER_YEAR = 8760.0
 
 
-@dataclass(frozen=True, slots=True)
-class HostPlatform:
-    """A class of host machine the GPUs go into, priced without its GPUs.
-
-    Prices are sizer's own estimates from 2025 component street prices (no single page states them):
-    override them with --host-price / --ram-price, or describe the machine as a catalog system
-    with `host_price_usd` in an overlay. RAM bandwidth is the platform's peak from the hosts
-    reference sheet (channels x DDR5 rate).
-    """
-
-    id: str
-    name: str
-    max_gpus: int  # accelerators one such host takes
-    included_ram_gb: int  # RAM in the base price
-    max_ram_gb: int
-    ram_sizes_gb: tuple[int, ...]  # configurations offered for expert / layer offload
-    ram_bandwidth_gb_s: float
-    base_price_usd: float
-    ram_usd_per_gb: float
-    power_w: float  # host draw under load, GPUs excluded
-    pue: float
-    basis: str
+HostPlatform = Host  # a host platform entry of the catalog (gpu_catalog/hosts.yaml)
+_SEARCH_ORDER = ("desktop", "workstation", "server", "hgx")
 
 
-PLATFORMS: tuple[HostPlatform, ...] = (
-    HostPlatform(
-        "desktop", "AM5 desktop (Ryzen 9000, 2x DDR5-5600)", 2, 64, 256, (64, 96, 128, 192, 256), 89.6,
-        1800.0, 3.5, 250.0, 1.0,
-        "estimate: Ryzen 9 9950X, X870 board, 1600 W PSU, case, 2 TB NVMe, 64 GB DDR5 ~US$1,800; DDR5 "
-        "UDIMM ~US$3.5/GB; 250 W host draw (170 W CPU TDP + board, drives, fans)",
-    ),
-    HostPlatform(
-        "workstation", "Threadripper PRO workstation (WRX90, 8x DDR5-5200)", 4, 128, 1024,
-        (128, 256, 384, 512, 768, 1024), 332.8, 7000.0, 5.0, 450.0, 1.0,
-        "estimate: Threadripper PRO 7965WX (US$2,649 launch MSRP), WRX90 board, two PSUs, case, 128 GB "
-        "RDIMM ~US$7,000; DDR5 RDIMM ~US$5/GB; 450 W host draw (350 W CPU TDP + rest)",
-    ),
-    HostPlatform(
-        "server", "1-socket EPYC 9004 GPU server (12x DDR5-4800)", 8, 256, 3072,
-        (256, 512, 768, 1024, 1536, 2304, 3072), 460.8, 15000.0, 5.0, 600.0, DATACENTER_PUE,
-        "estimate: EPYC 9354, SP5 board, 4U 8-GPU chassis with redundant PSUs, 256 GB RDIMM, NIC, storage "
-        "~US$15,000; DDR5 RDIMM ~US$5/GB; 600 W host draw",
-    ),
-    HostPlatform(
-        "hgx", "8-GPU HGX/OAM server (2 sockets, 16x DDR5-4800)", 8, 2048, 4096, (2048, 4096), 614.4,
-        80000.0, 5.0, 4600.0, DATACENTER_PUE,
-        "estimate: 2 CPUs, 2 TB DDR5, 8x 400G NICs, baseboard share, 10U chassis with 6 PSUs ~US$80,000 "
-        "without GPUs; 4,600 W host draw as the catalog's DGX H100 (10.2 kW max - 8 x 700 W)",
-    ),
-)
-_BY_ID = {p.id: p for p in PLATFORMS}
+@lru_cache(maxsize=8)
+def platforms(catalog: Catalog) -> tuple[Host, ...]:
+    """The host classes recommend builds new machines on (`in_search`), smallest first."""
+    hosts = [h for h in catalog.hosts.values() if h.in_search]
+    return tuple(sorted(hosts, key=lambda h: (_SEARCH_ORDER.index(h.segment), h.max_gpus, h.max_ram_gb)))
 
 
-def platform_for(accelerators: Sequence[Accelerator], gpus_per_node: int, ram_gb: float = 0.0) -> HostPlatform | None:
+def platform_for(accelerators: Sequence[Accelerator], gpus_per_node: int, ram_gb: float = 0.0, *,
+                 catalog: Catalog | None = None) -> Host | None:
     """The smallest host class that takes these GPUs and this much RAM; None for unified-memory chips
     (their catalog price is the whole machine's)."""
     if any(a.unified_memory for a in accelerators):
         return None
+    hosts = platforms(catalog if catalog is not None else load_catalog())
     if any(a.max_per_node and a.max_per_node >= 4 and a.interconnect_gb_s and a.segment in ("datacenter", "cloud")
            and not (a.form_factor or "").lower().startswith("pcie") for a in accelerators):
-        return _BY_ID["hgx"]  # SXM / OAM modules on a baseboard
+        return next((h for h in hosts if h.segment == "hgx"), None)  # SXM / OAM modules on a baseboard
     datacenter = any(a.segment in ("datacenter", "cloud") for a in accelerators)
-    for p in PLATFORMS[:3]:
-        if datacenter and p.id != "server":
+    for p in hosts:
+        if p.segment == "hgx" or (datacenter and p.segment != "server"):
             continue
         if gpus_per_node <= p.max_gpus and ram_gb <= p.max_ram_gb:
             return p
@@ -144,8 +112,9 @@ class CostOptions:
     pue: float | None = None  # None: the platform's default
     usd_per_kwh: float = DEFAULT_USD_PER_KWH
     utilization: float = 1.0  # fraction of the year the machine is generating
-    host_price_usd: float | None = None  # per node, replaces the platform estimate
+    host_price_usd: float | None = None  # per node, replaces the platform estimate (without RAM)
     ram_usd_per_gb: float | None = None
+    as_of: str | None = None  # YYYY-MM-DD: cloud rates observed by then; None: every rate
 
 
 @dataclass(frozen=True, slots=True)
@@ -211,10 +180,13 @@ def capex(build: Build, options: CostOptions = CostOptions()) -> Capex:
     elif options.host_price_usd is not None and p is not None:
         host_usd = options.host_price_usd * build.nodes
         notes.append(f"host US${options.host_price_usd:,.0f} per node (--host-price)")
+    elif p is not None and p.price_usd is not None:
+        host_usd = p.price_usd * build.nodes
+        kind = "estimate" if p.price_is_estimate else "catalog"
+        notes.append(f"host: {p.name} without RAM, US${p.price_usd:,.0f} per node ({kind}, {p.price_date})")
     elif p is not None:
-        host_usd = p.base_price_usd * build.nodes
-        notes.append(f"host: {p.name} with {p.included_ram_gb} GB RAM, US${p.base_price_usd:,.0f} per node "
-                     f"({p.basis})")
+        host_usd = None
+        missing.append(f"{p.name} (host)")
     elif sys_ is not None:
         host_usd = None
         missing.append(f"{sys_.name} (host)")
@@ -222,13 +194,18 @@ def capex(build: Build, options: CostOptions = CostOptions()) -> Capex:
     estimated_host = sys_ is None or (sys_.host_price_usd is None and not build.owns_host)
     if p is not None and estimated_host and build.ram_gb:
         per_gb = options.ram_usd_per_gb if options.ram_usd_per_gb is not None else p.ram_usd_per_gb
-        base = build.owned_ram_gb if build.owns_host else max(build.owned_ram_gb, p.included_ram_gb)
-        extra_gb = max(build.ram_gb - base, 0.0) * build.nodes
-        if extra_gb:
-            ram_usd = extra_gb * per_gb
-            notes.append(f"{extra_gb:,.0f} GB RAM beyond the host's {base:,.0f} GB at US${per_gb:g}/GB")
+        base = build.owned_ram_gb
+        buy_gb = (build.ram_gb if build.owns_host else max(build.ram_gb, p.included_ram_gb)) - base
+        buy_gb = max(buy_gb, 0.0) * build.nodes
+        if buy_gb and per_gb is None:
+            missing.append(f"{p.name} (RAM)")
+        elif buy_gb and per_gb is not None:
+            ram_usd = buy_gb * per_gb
+            dated = "--ram-price" if options.ram_usd_per_gb is not None else (
+                f"{p.memory_type} price of {p.ram_price_date}, {p.figure_sources.get('ram_usd_per_gb', '')}")
+            notes.append(f"{buy_gb:,.0f} GB {p.memory_type} RAM at US${per_gb:g}/GB ({dated})")
     total = None if missing else gpus_usd + (host_usd or 0.0) + ram_usd
-    gpus = None if any(m for m in missing if not m.endswith("(host)")) else gpus_usd
+    gpus = None if any(m for m in missing if not m.endswith(("(host)", "(RAM)"))) else gpus_usd
     return Capex(gpus, host_usd, ram_usd, total, tuple(missing), tuple(notes))
 
 
@@ -247,13 +224,17 @@ def power(build: Build) -> Power:
     if sys_ is not None and sys_.host_power_w is not None:
         host_w = sys_.host_power_w
     elif build.platform is not None:
-        host_w = build.platform.power_w * build.nodes
+        host_w = build.platform.host_power_w * build.nodes
     elif sys_ is not None and sys_.segment != "unified":
         host_w = None
     else:
         host_w = 0.0  # unified-memory machine: the package TDP covers CPU and GPU
     total_w = None if gpus_w is None or host_w is None else gpus_w + host_w
-    notes = () if total_w is not None else ("power unknown: no TDP or system power in the catalog",)
+    notes: tuple[str, ...] = () if total_w is not None else ("power unknown: no TDP or system power in the catalog",)
+    p = build.platform
+    if total_w is not None and p is not None and p.circuit_w is not None and total_w / build.nodes > p.circuit_w:
+        notes += (f"{total_w / build.nodes:,.0f} W per machine is more than one {p.circuit_w:,.0f} W wall circuit "
+                  "carries continuously (US 15 A / 120 V at 80 %): two circuits or a 240 V circuit",)
     return Power(gpus_w, host_w, total_w, notes)
 
 
@@ -276,3 +257,44 @@ def default_pue(build: Build) -> float:
     if build.system is not None and build.system.segment == "datacenter":
         return DATACENTER_PUE
     return 1.0
+
+
+@dataclass(frozen=True, slots=True)
+class Rental:
+    """Renting the same GPUs in a cloud for the same period instead of buying them."""
+
+    usd_per_hour: float | None  # every GPU of the build, per hour
+    hours: float  # hours rented: years x 8760 x utilization (billed only while generating)
+    total_usd: float | None
+    offers: tuple[CloudPrice, ...]  # the rate used for each accelerator
+    missing: tuple[str, ...]  # accelerators with no dated cloud rate
+
+
+def cheapest_rate(catalog: Catalog, accelerator_id: str, as_of: str | None = None) -> CloudPrice | None:
+    """The cheapest on-demand rate for an accelerator observed by `as_of` (a spot rate only when no on-demand
+    rate is in the catalog)."""
+    rows = [c for c in catalog.cloud_prices.values() if c.accelerator == accelerator_id
+            and (as_of is None or date_key(c.price_date) <= date_key(as_of))]
+    on_demand = [c for c in rows if c.pricing == "on_demand"] or rows
+    return min(on_demand, key=lambda c: (c.usd_per_gpu_hour, c.id), default=None)
+
+
+def rental(build: Build, catalog: Catalog, options: CostOptions = CostOptions()) -> Rental:
+    """What renting every GPU of `build` costs over `options.years` at `options.utilization`.
+
+    Per GPU-hour rates come from the catalog's dated cloud prices (gpu_catalog/clouds.yaml); the host, RAM,
+    storage, egress and the provider's minimum commitments are not added (cloud rates include the host)."""
+    hours = options.years * HOURS_PER_YEAR * options.utilization
+    per_hour = 0.0
+    offers: list[CloudPrice] = []
+    missing: list[str] = []
+    for acc, per_node in build.gpus:
+        offer = cheapest_rate(catalog, acc.id, options.as_of)
+        if offer is None or acc.unified_memory:
+            missing.append(acc.name)
+            continue
+        per_hour += offer.usd_per_gpu_hour * per_node * build.nodes
+        offers.append(offer)
+    if missing or not offers:
+        return Rental(None, hours, None, tuple(offers), tuple(missing))
+    return Rental(per_hour, hours, per_hour * hours, tuple(offers), ())

@@ -13,9 +13,11 @@ without a figure as unknown (comparable only with other unknowns, rejected by --
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from datetime import date
 
 from sizer.catalog.loading import Catalog, load_catalog
 from sizer.errors import BadValueError, UnknownNameError, suggest
@@ -23,6 +25,8 @@ from sizer.memory.breakdown import Workload
 from sizer.model.reference import RawCounts, ResolvedModel, resolve_model
 from sizer.quant.assignment import resolve_quant
 from sizer.recommendation.cost import DEFAULT_USD_PER_KWH, ELECTRICITY_SOURCE, PUE_SOURCE, CostOptions
+from sizer.recommendation.expert import default_max_ttft_s, ttft_assumption
+from sizer.recommendation.front import machine_front
 from sizer.recommendation.quality import format_rank, is_16bit, quality_loss
 from sizer.recommendation.ranking import build_results, pareto_front, select
 from sizer.recommendation.records import Miss, SearchLimits
@@ -40,6 +44,7 @@ __all__ = ["DEFAULT_MIN_TPS", "DEFAULT_QUANTS", "SORTS", "Constraints", "recomme
 # shown cheapest first; the others sort the whole front by one key.
 SORTS = ("spread", "price", "speed", "quality", "cost-per-token")
 
+_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")  # --as-of
 # Formats tried unless --quant says otherwise (plain names follow `resolves_to`; `native` is the model's
 # own checkpoint). 2-bit and lower GGUF types lose a lot (mean KLD > 0.3 on Llama-3-8B): ask for them.
 DEFAULT_QUANTS = ("native", "bf16", "fp8", "q8_0", "q6_k", "q5_k_m", "q4_k_m", "iq4_xs", "q3_k_m", "int4", "fp4",
@@ -53,6 +58,7 @@ class Constraints:
     context_tokens: int | None = None  # tokens per sequence; None: fit's default (8192)
     users: int = 1  # concurrent sequences
     min_tps: float | None = DEFAULT_MIN_TPS  # per-user decode tokens/s
+    max_ttft_s: float | None = None  # time to first token of a full-context prompt; None: the default, 0: any
     budget_usd: float | None = None
     vendors: tuple[str, ...] = ()
     max_gpus: int | None = None
@@ -67,6 +73,8 @@ class Constraints:
     max_nodes: int = 4
     include_systems: bool = True
     workers: int | None = None  # processes for the search; None: 2 for large models on a multi-core machine
+    as_of: str | None = None  # YYYY-MM-DD: only what could be bought new then; None: today
+    host: str | None = None  # build new machines on this catalog host platform only
 
 
 def _formats(names: Sequence[str], model: ResolvedModel, catalog: Catalog) -> list[QuantFormat]:
@@ -85,6 +93,11 @@ def _formats(names: Sequence[str], model: ResolvedModel, catalog: Catalog) -> li
         if not names and native is not None and is_16bit(fmt) and not is_16bit(native):
             continue  # by default no upcast of an 8- or 4-bit release: same quality, twice the memory
         out.setdefault(fmt.id, fmt)
+    if not names and native is not None:  # the native checkpoint converted as is for GGUF engines (MXFP4_MOE)
+        for engine in catalog.engines.values():
+            target = engine.converted_formats.get(native.id)
+            if target is not None and target in catalog.quants:
+                out.setdefault(target, catalog.quants[target])
     return list(out.values())
 
 
@@ -108,13 +121,23 @@ def recommend(
         raise BadValueError("--users, --top and the node limit must be at least 1")
     if c.sort not in SORTS:
         raise BadValueError(f"--sort must be one of {', '.join(SORTS)}, not {c.sort!r}")
+    as_of = c.as_of or date.today().isoformat()
+    if not _DATE.match(as_of):
+        raise BadValueError(f"--as-of {as_of!r}: give a date as YYYY-MM-DD")
+    cost_options = replace(cost_options, as_of=cost_options.as_of or as_of)
+    if c.host is not None:
+        only = catalog.host(c.host)
+        hosts = {i: h.model_copy(update={"in_search": i == only.id}) for i, h in catalog.hosts.items()}
+        catalog = replace(catalog, hosts=hosts, _indexes={})
     resolved = resolve_model(model, catalog)
     context = c.context_tokens or min(DEFAULT_CONTEXT_TOKENS, resolved.arch.max_position_embeddings)
     workload = Workload(context, c.users)
+    max_ttft = default_max_ttft_s(context) if c.max_ttft_s is None else (c.max_ttft_s or None)
     formats = _formats(c.quants, resolved, catalog)
     quality = {f.id: quality_loss(f, resolved, catalog)[0] for f in formats}
     search = Search(resolved, catalog, workload,
-                    SearchLimits(c.min_tps or None, c.budget_usd, c.max_gpus, c.max_power_w, c.max_nodes),
+                    SearchLimits(c.min_tps or None, c.budget_usd, c.max_gpus, c.max_power_w, c.max_nodes,
+                                 max_ttft),
                     cost_options, quality)
     kept = []
     for f in formats:
@@ -130,7 +153,10 @@ def recommend(
     for v in sorted(vendors - known_vendors):
         raise UnknownNameError("vendor", v, suggest(v, sorted(known_vendors)) or sorted(known_vendors))
     owned, owned_systems = resolve_have(catalog, c.have)
-    space = Space(catalog, tuple(a for a in catalog.accelerators.values() if not vendors or a.vendor.lower() in vendors),
+    on_sale = replace(catalog, systems={i: s for i, s in catalog.systems.items() if s.purchasable(as_of)}, _indexes={})
+    space = Space(on_sale, tuple(a for a in catalog.accelerators.values()
+                                 if (not vendors or a.vendor.lower() in vendors) and a.purchasable(as_of)
+                                 and a.segment != "laptop"),  # a laptop GPU is not bought alone
                   tuple(pool), bool(c.engines), owned, owned_systems,
                   c.have_ram_bytes / 1e9 if c.have_ram_bytes else None, c.users, c.max_power_w is not None,
                   c.include_systems, vendors)
@@ -144,8 +170,17 @@ def recommend(
                         placed=search.n_placed, pruned=search.n_pruned, fitting=len(search.placed),
                         pareto=len(front), seconds=0.0)
     assumptions = _assumptions(c, context, kept, pool, cost_options, bool(c.engines))
-    return build_results(model if isinstance(model, str) else resolved.id, resolved, search, chosen, c, context,
+    left_out = sorted({a.name for a in catalog.accelerators.values() if not a.purchasable(as_of)}
+                      | {s.name for s in catalog.systems.values() if not s.purchasable(as_of)})
+    assumptions.append(f"as of {as_of}: only hardware on sale then (--as-of; prices are the catalog's latest, each "
+                       "with its own date); not offered: "
+                       + (", ".join(left_out) if left_out else "none"))
+    assumptions.insert(1, ttft_assumption(context, max_ttft, c.max_ttft_s is not None))
+    result = build_results(model if isinstance(model, str) else resolved.id, resolved, search, chosen, c, context,
                          cost_options, stats, start, assumptions)
+    recs = [r.model_copy(update={"faster_formats": machine_front(p, kept, search)})
+            for r, p in zip(result.recommendations, chosen, strict=True)]
+    return result.model_copy(update={"recommendations": recs})
 
 
 def _quality_miss(fmt: QuantFormat, limit: float, q: float | None) -> Miss:
@@ -168,8 +203,10 @@ def _assumptions(c: Constraints, context: int, formats: Sequence[QuantFormat], p
     out.append("formats tried: " + ", ".join(f.name for f in formats)
                + ("" if c.quants else " (defaults; --quant NAME or --quant all for more)"))
     if not engines_chosen:
-        out.append("engines: vLLM for checkpoint formats, llama.cpp for GGUF (GPU + RAM offload), MLX on Macs; "
-                   "SGLang / TensorRT-LLM / Ollama only for formats those do not load (--engine to choose)")
+        out.append("engines: vLLM for checkpoint formats, llama.cpp for GGUF (GPU + RAM offload), MLX on Macs, "
+                   "KTransformers (routed experts in RAM) on NVIDIA desk cards where it loads the format; SGLang / "
+                   "TensorRT-LLM / Ollama only for formats those do not load (--engine to choose); a build whose GPUs "
+                   "hold under a tenth of the layers counts as CPU-only and is left out")
     else:
         out.append("engines: " + ", ".join(e.name for e in pool))
     out.append("GPU counts grow 1, 2, 4, 8 per node (llama.cpp also 3 and 6; consumer cards up to 4), then whole "
@@ -187,6 +224,7 @@ def _assumptions(c: Constraints, context: int, formats: Sequence[QuantFormat], p
                f"US${cost.usd_per_kwh:g}/kWh"
                + (f" (US commercial average, {ELECTRICITY_SOURCE})" if cost.usd_per_kwh == DEFAULT_USD_PER_KWH else "")
                + f"; {cost.utilization:.0%} utilisation; idle power not counted")
-    out.append("host prices are sizer estimates from component street prices (see each row's cost notes); "
-               "override with --host-price / --ram-price or a price-list overlay (--catalog)")
+    out.append("host prices are sizer estimates from component street prices, without RAM; RAM is priced per GB "
+               "from the dated DRAM price of the host's memory type (see each row's cost notes); override with "
+               "--host-price / --ram-price or a price-list overlay (--catalog)")
     return out

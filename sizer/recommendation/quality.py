@@ -19,6 +19,15 @@ def quality_loss(fmt: QuantFormat, model: ResolvedModel, catalog: Catalog) -> tu
         native = resolve_quant("native", model.entry, catalog)
         if native.id == fmt.id:
             return 0.0, "the model's native checkpoint (reference)", None, None
+        if any(e.converted_formats.get(native.id) == fmt.id for e in catalog.engines.values()):
+            # the native checkpoint converted as is (gpt-oss MXFP4 experts -> GGUF MXFP4_MOE): the quantized
+            # experts are unchanged, the other tensors become Q8_0, so Q8_0's figure bounds the loss
+            q8 = catalog.quants.get("q8_0")
+            kld = next((q for q in (q8.quality if q8 else []) if q.mean_kld is not None), None)
+            if kld is not None:
+                return (kld.mean_kld, f"native checkpoint converted as is ({native.name} experts kept, other tensors "
+                        f"Q8_0: mean KLD of Q8_0, {kld.mean_kld:g}, measured on {kld.measured_on})", kld.measured_on,
+                        kld.source)
     if is_16bit(fmt):
         return 0.0, "16-bit or wider weights (reference)", None, None
     for q in fmt.quality:

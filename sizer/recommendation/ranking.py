@@ -13,9 +13,10 @@ import time
 from collections.abc import Sequence
 from typing import Any
 
+from sizer.catalog.loading import Catalog
 from sizer.model.reference import ResolvedModel
-from sizer.recommendation.cost import Build, CostOptions, default_pue, tco
-from sizer.recommendation.launch import LaunchSpec, commands_for
+from sizer.recommendation.cost import Build, CostOptions, default_pue, rental, tco
+from sizer.recommendation.launch import LaunchSpec, commands_for, yarn_setting
 from sizer.recommendation.quality import quality_loss
 from sizer.recommendation.records import Miss, Placed, describe, machine_key, platforms_of
 from sizer.recommendation.results import (
@@ -161,7 +162,8 @@ def _placement_words(p: Placed) -> str:
     else:
         text = "one GPU"
     if lay.offload == "experts":
-        text += f"; routed experts of {lay.cpu_moe_layers} of {n_layers} layers in RAM (--n-cpu-moe)"
+        flag = "KTransformers CPU experts" if p.engine.id == "ktransformers" else "--n-cpu-moe"
+        text += f"; routed experts of {lay.cpu_moe_layers} of {n_layers} layers in RAM ({flag})"
     elif lay.offload == "layers" and lay.gpu_layers is not None:
         text += f"; {n_layers - lay.gpu_layers} of {n_layers} layers in RAM (-ngl {lay.gpu_layers})"
     return text
@@ -176,6 +178,7 @@ def _fit_inputs(model_ref: str, p: Placed, search: Search) -> FitInputs:
     ram = p.hw.host_ram_bytes
     return FitInputs(model=model_ref, quant=p.fmt.id, engine=p.engine.id, gpus=[(a.id, n) for a, n in b.gpus],
                      nodes=b.nodes, ram_bytes=ram, ram_bandwidth_gb_s=p.hw.host_ram_bandwidth_gb_s if ram else None,
+                     host=p.hw.host.id if p.hw.host is not None else None,
                      context_tokens=w.context_tokens, users=w.users)
 
 
@@ -193,6 +196,8 @@ def fit_command(inputs: FitInputs) -> str:
     if inputs.ram_bytes:
         gb = inputs.ram_bytes / 1e9
         args += ["--ram", f"{gb:g}GB" if gb == int(gb) else f"{inputs.ram_bytes}B"]
+    if inputs.host and not inputs.system:
+        args += ["--host", inputs.host]
     if inputs.ram_bandwidth_gb_s and not inputs.system:
         args += ["--ram-bandwidth", f"{inputs.ram_bandwidth_gb_s:g}"]
     args += ["-c", str(inputs.context_tokens), "-u", str(inputs.users)]
@@ -201,27 +206,46 @@ def fit_command(inputs: FitInputs) -> str:
 
 def _launch(p: Placed, model: ResolvedModel, search: Search) -> list[LaunchCommand]:
     entry = model.entry
-    repo = entry.hf_repos[0] if entry is not None and entry.hf_repos else model.id
+    given = (model.repo or "").split(":", 1)[0] or None  # a Hugging Face repo the user gave
+    is_gguf_repo = bool(model.repo and ":" in model.repo)
+    repo = entry.hf_repos[0] if entry is not None and entry.hf_repos else (given or model.id)
     first = p.hw.accelerators[0][0]
     mem = p.fitter.memory
     assert mem is not None
-    spec = LaunchSpec(repo=repo, model_name=model.id, fmt=p.fmt, native_id=entry.native_quant if entry else None,
+    native = entry.native_quant if entry else (model.quant_hint if given and not is_gguf_repo else None)
+    spec = LaunchSpec(repo=repo, model_name=model.id, fmt=p.fmt, native_id=native,
+                      conversions=tuple(entry.conversions) if entry else (),
+                      gguf_repo=given if is_gguf_repo else None,
                       layout=p.layout, nodes=p.hw.nodes, gpus_per_node=p.hw.gpus_per_node,
                       context_tokens=search.workload.context_tokens, users=search.workload.users,
                       kv_dtype=mem.kv_dtype.name, device_gib=first.memory_gib_usable,
-                      unified_apple=first.vendor.lower() == "apple")
+                      unified_apple=first.vendor.lower() == "apple", rope=_rope(model, search))
     platforms = frozenset().union(*(platforms_of(a) for a, _ in p.hw.accelerators))
     return [LaunchCommand(engine=e, command=cmd, notes=notes)
             for e, cmd, notes in commands_for(spec, p.engine, search.catalog.engines, platforms)]
 
 
-def _cost(p: Placed, cost: CostOptions) -> CostResult:
+def _rope(model: ResolvedModel, search: Search) -> tuple[float, int] | None:
+    rs = model.entry.rope_scaling if model.entry is not None else None
+    return yarn_setting(search.workload.context_tokens, model.arch.max_position_embeddings,
+                        rs.factor if rs else None, rs.original_max_position_embeddings if rs else None)
+
+
+def _cost(p: Placed, cost: CostOptions, catalog: Catalog) -> CostResult:
     t = tco(p.price, p.power.total_w, p.speed.aggregate_decode_tokens_per_s, default_pue(p.build), cost)
     cx = p.capex
+    rent = rental(p.build, catalog, cost)
+    rent_notes = [f"{o.accelerator}: US${o.usd_per_gpu_hour:g}/GPU-hour at {o.provider} ({o.pricing}, {o.price_date}, "
+                  f"{o.price_source})" for o in rent.offers]
+    rent_notes += [f"{name}: no cloud rate in the catalog" for name in rent.missing]
+    if rent.total_usd is not None and p.build.ram_gb > 256 and p.build.system is None:
+        rent_notes.append(f"cloud GPU instances come with the provider's host RAM; the {p.build.ram_gb:,.0f} GB this "
+                          "build offloads to may not be offered")
     return CostResult(capex_usd=cx.total_usd, gpus_usd=cx.gpus_usd, host_usd=cx.host_usd, ram_usd=cx.ram_usd,
                       power_w=p.power.total_w, pue=t.pue, energy_usd_per_year=t.energy_usd_per_year, years=t.years,
                       tco_usd=t.tco_usd, usd_per_million_tokens=t.usd_per_million_tokens,
-                      missing_prices=list(cx.missing), notes=[*cx.notes, *p.power.notes])
+                      missing_prices=list(cx.missing), notes=[*cx.notes, *p.power.notes],
+                      rent_usd_per_hour=rent.usd_per_hour, rent_usd=rent.total_usd, rent_notes=rent_notes)
 
 
 def _gpu_lines(b: Build) -> list[GpuLine]:
@@ -248,7 +272,7 @@ def _recommendation(rank: int, p: Placed, model_ref: str, model: ResolvedModel, 
         aggregate_decode_tokens_per_s=round(s.aggregate_decode_tokens_per_s, 3),
         prefill_tokens_per_s=round(s.prefill_tokens_per_s, 3), ttft_s=round(s.ttft_s, 4),
         quality=QualityLoss(mean_kld=quality[0], basis=quality[1], measured_on=quality[2], source=quality[3]),
-        cost=_cost(p, cost), uses_owned=p.owned, launch=_launch(p, model, search),
+        cost=_cost(p, cost, search.catalog), uses_owned=p.owned, launch=_launch(p, model, search),
         fit_inputs=inputs, fit_command=fit_command(inputs), warnings=list(lay.warnings),
         assumptions=[*lay.assumptions, *p.hw.capacity_notes()],
     )
@@ -271,7 +295,7 @@ def _tags(recs: list[Recommendation]) -> list[list[str]]:
     return tags
 
 
-_KIND_ORDER = {"speed": 0, "budget": 1, "power": 2, "quality": 3, "memory": 4, "price": 5}
+_KIND_ORDER = {"speed": 0, "ttft": 1, "budget": 2, "power": 3, "quality": 4, "memory": 5, "price": 6}
 
 
 def _rejections(misses: Sequence[Miss], shown: set[tuple[str, str]]) -> list[Rejection]:
@@ -309,7 +333,7 @@ def build_results(model_ref: str, model: ResolvedModel, search: Search, chosen: 
     stats = stats.model_copy(update={"seconds": round(time.perf_counter() - start, 3)})
     return RecommendResult(
         model=ModelResult(id=m.id, name=m.name, source=m.source, total_params=m.total_params,  # type: ignore[arg-type]
-                          active_params=m.active_params, family=m.arch.family,
+                          active_params=m.active_params, family=m.arch.family, repo=m.repo,
                           official_total_params=m.entry.total_params.value if m.entry else None),
         context_tokens=context, users=search.workload.users, constraints=constraints, recommendations=recs,
         rejected=_rejections(search.misses, shown), search=stats, configurations=_configurations(search, chosen),

@@ -47,6 +47,7 @@ class SearchLimits:
     max_gpus: int | None = None
     max_power_w: float | None = None
     max_nodes: int = 4
+    max_ttft_s: float | None = None  # time to first token of a full-context prompt
 
 
 @dataclass(slots=True)
@@ -88,7 +89,7 @@ class Miss:
     engine: str
     reason: str
     closeness: float
-    kind: str  # memory | speed | budget | power | price | quality
+    kind: str  # memory | speed | ttft | budget | power | price | quality
     order: tuple[int, int] = (0, 0)
     owned: bool = False  # a configuration built on what the user has
     family: str = ""  # the accelerator kinds (or system): near misses are shown once per family

@@ -15,6 +15,7 @@ __all__ = [
     "ConfigurationPoint",
     "CostResult",
     "FitInputs",
+    "FrontPoint",
     "GpuLine",
     "LaunchCommand",
     "QualityLoss",
@@ -47,6 +48,7 @@ class FitInputs(_Result):
     ram_bytes: int | None = None
     ram_bandwidth_gb_s: float | None = None
     system: str | None = None
+    host: str | None = Field(default=None, description="Host platform id (PCIe slot widths, RAM type).")
     context_tokens: int
     users: int
 
@@ -73,12 +75,32 @@ class CostResult(_Result):
     )
     missing_prices: list[str] = Field(default_factory=list)
     notes: list[str] = Field(default_factory=list)
+    rent_usd_per_hour: float | None = Field(
+        default=None, description="Renting the same GPUs in a cloud: USD per hour for all of them (cheapest dated "
+        "rate per GPU); None when a GPU has no cloud rate in the catalog."
+    )
+    rent_usd: float | None = Field(
+        default=None, description="Renting over the same `years` at the same utilisation (hours generating)."
+    )
+    rent_notes: list[str] = Field(default_factory=list, description="Which rate, provider, date and source.")
 
 
 class LaunchCommand(_Result):
     engine: str
     command: str = Field(description="Shell lines to start a server with this layout.")
     notes: list[str] = Field(default_factory=list)
+
+
+class FrontPoint(_Result):
+    """The same machine and engine with a smaller, faster format (the per-machine quality/speed front)."""
+
+    quant: str
+    quant_name: str
+    per_user_decode_tokens_per_s: float
+    ttft_s: float
+    mean_kld: float | None = None
+    max_context: int = 0
+    offload: str = "none"
 
 
 class Recommendation(_Result):
@@ -110,6 +132,10 @@ class Recommendation(_Result):
     cost: CostResult
     uses_owned: bool = False
     tags: list[str] = Field(default_factory=list, description="cheapest, fastest, lowest loss, uses owned hardware.")
+    faster_formats: list[FrontPoint] = Field(
+        default_factory=list,
+        description="The same machine with smaller formats that decode at least 15% faster (quality/speed front).",
+    )
     launch: list[LaunchCommand] = Field(default_factory=list)
     fit_inputs: FitInputs
     fit_command: str = Field(default="", description="The `sizer fit` command that reproduces this row.")

@@ -34,7 +34,8 @@ from sizer.model.reference import ResolvedModel
 from sizer.model.tensors import Role
 from sizer.placement.hardware import Hardware, build_hardware, device_capacity_bytes
 from sizer.placement.traffic import read_fraction
-from sizer.recommendation.cost import PLATFORMS, Build, CostOptions, capex, platform_for, power
+from sizer.recommendation.cost import Build, CostOptions, capex, platform_for, platforms, power
+from sizer.recommendation.expert import almost_nothing_on_gpu
 from sizer.recommendation.records import (
     Exported,
     Miss,
@@ -109,7 +110,8 @@ class Search:
                 hw = build_hardware(self.catalog, (), system=build.system.id)  # type: ignore[union-attr]
             else:
                 hw = build_hardware(self.catalog, tuple((a.id, n) for a, n in build.gpus), nodes=build.nodes,
-                                    ram_bytes=ram_bytes(build), ram_bandwidth_gb_s=ram_bandwidth(build))
+                                    ram_bytes=ram_bytes(build), ram_bandwidth_gb_s=ram_bandwidth(build),
+                                    host=build.platform.id if build.platform is not None else None)
             self._hardware[key] = hw
         return hw
 
@@ -247,6 +249,15 @@ class Search:
             self._miss(build, fmt, engine, f"does not fit: {verdict.binding_constraint}",
                        short / max(mem.total_bytes, 1), "memory")
             return "short"
+        nothing = almost_nothing_on_gpu(layout)
+        if nothing is not None:
+            self._miss(build, fmt, engine, nothing, 0.5, "speed", ram=True)
+            return "slow"
+        if lim.max_ttft_s and speed.ttft_s > lim.max_ttft_s:
+            self._miss(build, fmt, engine, f"fits, but the first token of a {self.workload.context_tokens:,}-token "
+                       f"prompt takes {speed.ttft_s:,.0f} s > --max-ttft {lim.max_ttft_s:,.0f} s",
+                       speed.ttft_s / lim.max_ttft_s - 1, "ttft", ram=layout.offload != "none")
+            return "slow"
         tps = speed.per_user_decode_tokens_per_s
         if lim.min_tps is not None and tps < lim.min_tps:
             self._miss(build, fmt, engine, f"fits, but {tps:.3g} tok/s per user < --min-tps {lim.min_tps:g}",
@@ -292,14 +303,16 @@ class Search:
         """GPUs + more host RAM: per host platform, the smallest RAM size that can hold the rest (a bigger
         size of the same platform has the same bandwidth). An owned machine keeps its platform."""
         count = sum(n for _, n in gpus)
-        base = platform_for([a for a, _ in gpus], count, 0.0)
+        base = platform_for([a for a, _ in gpus], count, 0.0, catalog=self.catalog)
         if base is None:
             return "short"
-        start = PLATFORMS.index(base)
-        platforms = [base] if owned else [p for p in PLATFORMS[start:3] if count <= p.max_gpus]
+        hosts = platforms(self.catalog)
+        start = hosts.index(base)
+        larger = [p for p in hosts[start:] if p.segment != "hgx" and count <= p.max_gpus]
+        platforms_tried = [base] if owned else larger
         floor = owned_ram_gb if owned else float(base.included_ram_gb)
         outcome = "short"
-        for platform in platforms:
+        for platform in platforms_tried:
             for ram_gb in platform.ram_sizes_gb:
                 if ram_gb <= floor:
                     continue
@@ -336,7 +349,7 @@ class Search:
     def system(self, sys_: System, fmt: QuantFormat, engine: Engine, *, owned: bool = False) -> str:
         gpus = tuple((self.catalog.accelerators[s.accelerator], s.count) for s in sys_.accelerators)
         accs = [a for a, _ in gpus]
-        platform = platform_for(accs, sum(n for _, n in gpus), sys_.host_ram_gb)
+        platform = platform_for(accs, sum(n for _, n in gpus), sys_.host_ram_gb, catalog=self.catalog)
         owned_gpus = tuple((a.id, n * sys_.nodes) for a, n in gpus) if owned else ()
         build = Build(gpus, sys_.nodes, sys_.host_ram_gb, sys_, platform, owned_gpus, sys_.host_ram_gb if owned else 0.0,
                       owned)

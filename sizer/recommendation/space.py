@@ -22,6 +22,7 @@ from functools import partial
 from sizer.catalog.loading import Catalog
 from sizer.errors import UnknownNameError
 from sizer.recommendation.cost import Build, HostPlatform, platform_for
+from sizer.recommendation.expert import offload_engines
 from sizer.recommendation.records import Task, format_runs_on
 from sizer.recommendation.search import Search
 from sizer.schema import Accelerator, Engine, QuantFormat, System
@@ -174,7 +175,7 @@ def _search_owned(search: Search, fmt: QuantFormat, space: Space) -> None:
     if not all(_fmt_ok(fmt, a) for a in kinds):
         return
     ids = tuple((a.id, n) for a, n in owned)
-    platform = platform_for(kinds, sum(n for _, n in owned), space.owned_ram_gb or 0.0)
+    platform = platform_for(kinds, sum(n for _, n in owned), space.owned_ram_gb or 0.0, catalog=space.catalog)
     ram_gb = space.owned_ram_gb or (float(platform.included_ram_gb) if platform else 0.0)
     for eng in _common_engines(fmt, kinds, space):
         base = Build(owned, 1, ram_gb, None, platform, ids, ram_gb, True)
@@ -262,6 +263,12 @@ def build_tasks(formats: Sequence[QuantFormat], space: Space, search: Search) ->
         for group, acc in enumerate(accs):
             if acc.id in dominated or not _fmt_ok(fmt, acc):
                 continue
+            moe = bool(search.model.arch.n_routed_experts)
+            extra = [] if space.engines_chosen or not moe or acc.id not in offload_ok else [
+                e for e in offload_engines(fmt, acc, space.engines) if engine_limit(e, acc, fmt.id) is None]
+            for eng in extra:  # expert offload beside llama.cpp's (routed experts in RAM)
+                search.fitter(fmt, eng)
+                tasks.append(Task(partial(_grow_task, acc, fmt, eng, False, True), group))
             for eng in engines_for(fmt, acc, space.engines, space.engines_chosen):
                 search.fitter(fmt, eng)
                 # by default llama.cpp does not run data-center parts: vLLM / SGLang do (--engine to force)

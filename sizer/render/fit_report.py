@@ -95,6 +95,8 @@ def fit_report(r: FitResult) -> FitReport:
             perf.append({"metric": "decode turns compute-bound at", "value": f"batch {p.compute_bound_batch}",
                          "bound by": "compute"})
         sections.append(Section("Speed (estimates)", perf))
+    if r.engine_choice:
+        verdict.append(f"engine: {r.engine_choice}")
     quality = None
     if r.quality_loss:
         q = r.quality_loss
@@ -115,11 +117,24 @@ def render_fit(r: FitResult, fmt: str = "table") -> str:
         out.append(_section(section.title, render(section.rows, fmt, headers=section.headers or None), fmt))
         if i == 1 and report.verdict:  # the verdict follows the placement table
             out.append("\n".join(report.verdict) + "\n")
+    out += _suggestions(r, fmt)
     if report.quality:
         out.append(report.quality + "\n")
     if report.assumptions:
         out.append(_section("Assumptions", "".join(f"- {a}\n" for a in report.assumptions), fmt))
     return "\n".join(out)
+
+
+def _suggestions(r: FitResult, fmt: str) -> list[str]:
+    """The way to a fit (the HTML page draws its own table from `suggestions`)."""
+    if r.suggestions:
+        sug = [{"change": g.change, "options": " ".join(g.args),
+                "decode tok/s": "" if g.decode_tokens_per_s is None else f"{g.decode_tokens_per_s:,.1f}",
+                "TTFT s": "" if g.ttft_s is None else f"{g.ttft_s:,.2f}", "note": g.note} for g in r.suggestions]
+        return [_section("Ways to make it fit (each checked with the same core)", render(sug, fmt), fmt)]
+    if r.fits is False:
+        return ["No single change tried (KV type, context, format, offload, GPUs) makes it fit.\n"]
+    return []
 
 
 def _flat_row(r: FitResult) -> dict[str, object]:

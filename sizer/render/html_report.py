@@ -129,7 +129,7 @@ def _launches(res: RecommendResult, every: bool) -> list[dict[str, Any]]:
 
 
 def render_recommend_html(res: RecommendResult, sources: Sequence[Source] = (), *, show_launch: bool = False) -> str:
-    from sizer.render.recommendation_report import recommendation_table, title
+    from sizer.render.recommendation_report import faster_formats_table, recommendation_table, title
 
     data = res.model_dump(mode="json")
     priced = [p for p in data["configurations"] if p["capex_usd"] is not None]
@@ -142,14 +142,15 @@ def render_recommend_html(res: RecommendResult, sources: Sequence[Source] = (), 
                                    + "). The front is over price, per-user speed and quality loss, so a front point "
                                    "may sit below another here because it loses less quality. #n: the ranked rows."})
     return page("recommend.html.j2", title=title(res, "Recommendations"), heading=title(res, "Recommendations"),
-                 charts=figures, tables=[recommendation_table(res)], rejected=_rejected(res),
+                 charts=figures, tables=[recommendation_table(res), *filter(None, [faster_formats_table(res)])],
+                 rejected=_rejected(res),
                  launches=_launches(res, show_launch),
                  warnings=res.warnings, assumptions=[*res.assumptions, _search_line(res)],
                  sources=_sources(sources, data))
 
 
 def render_plan_html(res: RecommendResult, sources: Sequence[Source] = ()) -> str:
-    from sizer.render.recommendation_report import cost_notes, plan_table, title
+    from sizer.render.recommendation_report import cost_notes, faster_formats_table, plan_table, title
 
     data = res.model_dump(mode="json")
     years = res.recommendations[0].cost.years if res.recommendations else 3
@@ -160,7 +161,8 @@ def render_plan_html(res: RecommendResult, sources: Sequence[Source] = ()) -> st
                                    "configuration; right, USD per million generated tokens at the aggregate decode "
                                    "throughput. Configurations with an unknown price are left out of the chart."})
     heading = title(res, f"Procurement plan ({years:g}-year TCO)")
-    return page("recommend.html.j2", title=heading, heading=heading, charts=figures, tables=[plan_table(res)],
+    return page("recommend.html.j2", title=heading, heading=heading, charts=figures,
+                 tables=[plan_table(res), *filter(None, [faster_formats_table(res)])],
                  rejected=_rejected(res), launches=_launches(res, False), cost_notes=cost_notes(res), warnings=res.warnings,
                  assumptions=[*res.assumptions, _search_line(res)], sources=_sources(sources, data))
 

@@ -13,7 +13,8 @@ from sizer.recommendation.results import Recommendation, RecommendResult
 from sizer.render.formats import render
 from sizer.units import format_tokens
 
-__all__ = ["cost_notes", "plan_table", "recommendation_table", "render_plan", "render_recommendations", "title"]
+__all__ = ["cost_notes", "plan_table", "recommendation_table", "render_plan", "render_recommendations", "rent_notes",
+           "title"]
 
 _GIB = 2**30
 
@@ -30,7 +31,8 @@ def _loss(r: Recommendation) -> str:
 def _row(r: Recommendation) -> dict[str, Any]:
     return {
         "rank": r.rank, "quant": r.quant_name, "hardware": r.hardware, "engine": r.engine, "placement": r.placement,
-        "tps": f"{r.per_user_decode_tokens_per_s:,.1f}", "ctx": format_tokens(r.max_context),
+        "tps": f"{r.per_user_decode_tokens_per_s:,.1f}", "ttft": f"{r.ttft_s:,.1f}" if r.ttft_s < 100 else
+        f"{r.ttft_s:,.0f}", "ctx": format_tokens(r.max_context),
         "conc": f"{r.max_concurrency:,.1f}", "headroom": f"{r.headroom_bytes / _GIB:,.1f}",
         "capex": _usd(r.cost.capex_usd), "power": "?" if r.cost.power_w is None else f"{r.cost.power_w:,.0f}",
         "loss": _loss(r), "tags": ", ".join(r.tags),
@@ -38,7 +40,7 @@ def _row(r: Recommendation) -> dict[str, Any]:
 
 
 _HEADERS = {"rank": "#", "quant": "format", "hardware": "hardware", "engine": "engine", "placement": "placement",
-            "tps": "tok/s/user", "ctx": "max ctx", "conc": "concurrency", "headroom": "free GiB",
+            "tps": "tok/s/user", "ttft": "TTFT s", "ctx": "max ctx", "conc": "concurrency", "headroom": "free GiB",
             "capex": "capex", "power": "power W", "loss": "KLD", "tags": "notes"}
 
 
@@ -63,6 +65,14 @@ def title(res: RecommendResult, what: str) -> str:
 def _tail(res: RecommendResult, fmt: str, show_launch: bool) -> list[str]:
     md = fmt == "markdown"
     out: list[str] = []
+    faster = [r for r in res.recommendations if r.faster_formats]
+    if faster:
+        out += ["", "## Faster formats on the same machine" if md else "Faster formats on the same machine:"]
+        for r in faster:
+            points = "; ".join(
+                f"{f.quant_name} {f.per_user_decode_tokens_per_s:,.1f} tok/s, TTFT {f.ttft_s:,.1f} s, KLD "
+                f"{'?' if f.mean_kld is None else f'{f.mean_kld:.3f}'}" for f in r.faster_formats)
+            out.append(f"- #{r.rank} ({r.quant_name}, {r.per_user_decode_tokens_per_s:,.1f} tok/s): {points}")
     if res.rejected:
         out += ["", "## Rejected alternatives" if md else "Rejected (closest first):"]
         out += [f"- {x.hardware}, {x.quant} ({x.engine}): {x.reason}" for x in res.rejected]
@@ -92,6 +102,18 @@ def recommendation_table(res: RecommendResult) -> dict[str, Any]:
             "rows": [[_row(r)[k] for k in _HEADERS] for r in res.recommendations]}
 
 
+def faster_formats_table(res: RecommendResult) -> dict[str, Any] | None:
+    """Per machine, the faster and smaller formats (for the HTML page; the table output lists the same)."""
+    rows = [[f"#{r.rank}", f"{r.quant_name}, {r.per_user_decode_tokens_per_s:,.1f} tok/s", f.quant_name,
+             f"{f.per_user_decode_tokens_per_s:,.1f}", f"{f.ttft_s:,.1f}",
+             "?" if f.mean_kld is None else f"{f.mean_kld:.3f}"]
+            for r in res.recommendations for f in r.faster_formats]
+    if not rows:
+        return None
+    return {"title": "Faster formats on the same machine", "columns": ["#", "as ranked", "format", "tok/s/user",
+                                                                       "TTFT s", "KLD"], "rows": rows}
+
+
 def plan_table(res: RecommendResult) -> dict[str, Any]:
     """The plan's rows as the table output shows them (for the HTML page)."""
     return {"title": "Cost per configuration", "columns": list(_PLAN_HEADERS.values()), "empty": "(nothing fits)",
@@ -103,6 +125,15 @@ def cost_notes(res: RecommendResult) -> list[str]:
     ranks: dict[str, list[str]] = {}
     for r in res.recommendations:
         for n in r.cost.notes:
+            ranks.setdefault(n, []).append(f"#{r.rank}")
+    return [f"{', '.join(where)}: {n}" for n, where in ranks.items()]
+
+
+def rent_notes(res: RecommendResult) -> list[str]:
+    """Each renting note (rate, provider, date, source) once, with the ranks it applies to."""
+    ranks: dict[str, list[str]] = {}
+    for r in res.recommendations:
+        for n in r.cost.rent_notes:
             ranks.setdefault(n, []).append(f"#{r.rank}")
     return [f"{', '.join(where)}: {n}" for n, where in ranks.items()]
 
@@ -126,9 +157,9 @@ def _flat_keys() -> list[str]:
             "mean_kld", "capex_usd", "power_w", "tco_usd", "usd_per_million_tokens", "fit_command", "tags"]
 
 
-_PLAN_HEADERS = {"rank": "#", "summary": "configuration", "gpus": "GPUs", "host": "host", "ram": "extra RAM",
+_PLAN_HEADERS = {"rank": "#", "summary": "configuration", "gpus": "GPUs", "host": "host", "ram": "RAM",
                  "capex": "capex", "power": "power W", "pue": "PUE", "energy": "energy/yr", "tco": "TCO",
-                 "tps": "tok/s total", "per_m": "$/M tokens"}
+                 "tps": "tok/s total", "per_m": "$/M tokens", "rent_hour": "rent $/h", "rent": "rent total"}
 
 
 def _plan_row(r: Recommendation) -> dict[str, Any]:
@@ -140,6 +171,8 @@ def _plan_row(r: Recommendation) -> dict[str, Any]:
         "pue": f"{c.pue:g}", "energy": _usd(c.energy_usd_per_year), "tco": _usd(c.tco_usd),
         "tps": f"{r.aggregate_decode_tokens_per_s:,.1f}",
         "per_m": "unknown" if c.usd_per_million_tokens is None else f"${c.usd_per_million_tokens:,.2f}",
+        "rent_hour": "" if c.rent_usd_per_hour is None else f"${c.rent_usd_per_hour:,.2f}",
+        "rent": "" if c.rent_usd is None else _usd(c.rent_usd),
     }
 
 
@@ -151,7 +184,8 @@ def _plan_flat(r: Recommendation) -> dict[str, Any]:
             "years": c.years, "tco_usd": c.tco_usd, "aggregate_decode_tokens_per_s": r.aggregate_decode_tokens_per_s,
             "per_user_decode_tokens_per_s": r.per_user_decode_tokens_per_s,
             "usd_per_million_tokens": c.usd_per_million_tokens, "missing_prices": c.missing_prices,
-            "cost_notes": c.notes}
+            "cost_notes": c.notes, "rent_usd_per_hour": c.rent_usd_per_hour, "rent_usd": c.rent_usd,
+            "rent_notes": c.rent_notes}
 
 
 def render_plan(res: RecommendResult, fmt: str) -> str:
@@ -170,4 +204,11 @@ def render_plan(res: RecommendResult, fmt: str) -> str:
     table = render(rows, fmt, columns=list(_PLAN_HEADERS), headers=_PLAN_HEADERS) if rows else "(nothing fits)\n"
     notes: list[str] = ["", "## Cost notes" if fmt == "markdown" else "Cost notes:"]
     notes += [f"- {n}" for n in cost_notes(res)]
+    rents = rent_notes(res)
+    if rents:
+        notes += ["", "## Renting instead" if fmt == "markdown" else "Renting instead:",
+                  f"- rent total = GPUs x cheapest dated cloud rate x {years:g} years x 8,760 h x utilisation "
+                  "(billed only while generating; energy included in the rate; storage and egress not counted); "
+                  "compare with TCO"]
+        notes += [f"- {n}" for n in rents]
     return "\n".join([head, "", table.rstrip("\n"), *notes, *_tail(res, fmt, False)]) + "\n"

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 from enum import Enum
-from typing import Literal
+from typing import ClassVar, Literal
 
 from pydantic import Field, model_validator
 
-from sizer.schema.common import Entry, StrictModel
+from sizer.schema.common import PricedEntry, StrictModel, date_key
 
 __all__ = ["Accelerator", "MemoryType", "Throughput"]
 
@@ -73,14 +73,14 @@ class Throughput(StrictModel):
         return {k: v for k, v in self.model_dump().items() if v is not None}
 
 
-class Accelerator(Entry):
+class Accelerator(PricedEntry):
     """One accelerator (GPU, NPU, unified-memory SoC) as a device a model can be placed on."""
 
     kind: Literal["accelerator"] = Field(default="accelerator", description="Entry kind marker.")
     vendor: str = Field(description="Vendor name as it markets the part (NVIDIA, AMD, Apple, Intel, Huawei, Google).")
     name: str = Field(description="Marketing name, e.g. 'H100 SXM 80GB'.")
-    segment: Literal["datacenter", "workstation", "consumer", "edge", "cloud"] = Field(
-        description="Market segment."
+    segment: Literal["datacenter", "workstation", "consumer", "edge", "cloud", "laptop"] = Field(
+        description="Market segment (laptop: a mobile GPU soldered in a notebook; its price is not the card's)."
     )
     architecture: str = Field(description="Micro-architecture and die, e.g. 'Hopper (GH100)'.")
     compute_capability: str | None = Field(
@@ -114,6 +114,9 @@ class Accelerator(Entry):
         description="Low-precision formats the matrix units run natively (others run weight-only, dequantized)."
     )
     tdp_w: float | None = Field(default=None, gt=0, le=1e5, description="Board power / TDP in watts.")
+    tdp_w_min: float | None = Field(
+        default=None, gt=0, description="Lowest configurable power (laptop GPUs: the TGP range's floor), W."
+    )
     interconnect: str | None = Field(default=None, description="Scale-up link name (NVLink 4, Infinity Fabric, ...).")
     interconnect_gb_s: float | None = Field(
         default=None, gt=0, description="Scale-up bandwidth per device, bidirectional GB/s; null when PCIe only."
@@ -134,6 +137,14 @@ class Accelerator(Entry):
     price_usd: float | None = Field(default=None, gt=0, description="Price per device in USD (launch MSRP or street).")
     price_is_estimate: bool = Field(default=False, description="price_usd is a reported street/range figure, not a list price.")
     confidence: Literal["high", "medium", "low"] = Field(description="How well the figures are sourced.")
+
+    _price_fields: ClassVar[tuple[str, ...]] = ("price_usd",)
+
+    def purchasable(self, as_of: str) -> bool:
+        """As `PricedEntry.purchasable`; without `available_from`, not before its launch year."""
+        if self.available_from is None and date_key(as_of)[:4] < str(self.launch_year):
+            return False
+        return super().purchasable(as_of)
 
     def runs_natively(self, precision: str) -> bool:
         """Whether the matrix units run `precision` (a `native_formats` value) natively. FP4 is one family:

@@ -16,7 +16,7 @@ __all__ = ["Backend", "CalibrationEntry", "DeviceClass", "Phase", "QuantKernel"]
 
 Phase = Literal["decode", "prefill"]
 Backend = Literal["cuda", "metal", "rocm", "cpu", "vulkan", "any"]
-DeviceClass = Literal["nvidia-datacenter", "nvidia-consumer", "apple", "amd", "cpu", "any"]
+DeviceClass = Literal["nvidia-datacenter", "nvidia-consumer", "nvidia-unified", "apple", "amd", "cpu", "any"]
 QuantKernel = Literal["float", "legacy", "k_quant", "i_quant", "fp8", "fp4", "int4", "int8", "mlx", "any"]
 
 

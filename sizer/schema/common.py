@@ -3,16 +3,20 @@
 from __future__ import annotations
 
 import re
-from typing import Annotated, Any, NewType
+from typing import Annotated, Any, ClassVar, Literal, NewType
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
 
 __all__ = [
+    "AVAILABILITY",
     "CatalogId",
+    "DateText",
     "Entry",
+    "PricedEntry",
     "SourceUrl",
     "StrictModel",
     "canonicalize_name",
+    "date_key",
 ]
 
 CatalogId = NewType("CatalogId", str)
@@ -43,6 +47,20 @@ SourceUrl = Annotated[
     AfterValidator(_check_url),
     Field(description="An http(s) URL where the figure can be checked."),
 ]
+
+_DATE = r"^(19|20)\d\d(-(0[1-9]|1[0-2])(-(0[1-9]|[12]\d|3[01]))?)?$"
+
+DateText = Annotated[
+    str,
+    Field(pattern=_DATE, description="A date: YYYY-MM-DD, or YYYY-MM / YYYY where only the month or year is known."),
+]
+AVAILABILITY = ("on_sale", "discontinued", "announced")
+
+
+def date_key(text: str) -> str:
+    """A date, month or year as a sortable YYYY-MM-DD string (a bare month or year counts from its first day)."""
+    return text + "-01-01"[len(text) - 4:] if len(text) < 10 else text
+
 
 _ID = r"^[a-z0-9][a-z0-9._+]*(-[a-z0-9._+]+)*$"
 
@@ -89,3 +107,55 @@ class Entry(StrictModel):
         if unknown:
             raise ValueError(f"figure_sources names unknown field(s): {', '.join(unknown)}")
         return self
+
+
+class PricedEntry(Entry):
+    """An entry that can be bought: its price carries a date (and a source), and it has an availability.
+
+    The price's source is `figure_sources[<price field>]` where given, else the entry's `sources`. A
+    price without a `price_date` is rejected; `discontinued` needs the date it stopped being sold.
+    """
+
+    price_date: DateText | None = Field(
+        default=None, description="When the price was observed or announced (YYYY-MM-DD or YYYY-MM)."
+    )
+    availability: Literal["on_sale", "discontinued", "announced"] = Field(
+        default="on_sale",
+        description="on_sale: can be bought now; discontinued: no longer sold new (see discontinued_date); "
+        "announced: not yet shipping (see available_from).",
+    )
+    available_from: DateText | None = Field(
+        default=None, description="First day it could be bought (launch or first shipments), where known."
+    )
+    discontinued_date: DateText | None = Field(
+        default=None, description="When the vendor stopped selling it (required when discontinued)."
+    )
+    availability_source: SourceUrl | None = Field(
+        default=None, description="Where the availability (discontinuation, shipping date) is reported."
+    )
+
+    _price_fields: ClassVar[tuple[str, ...]] = ()
+
+    @model_validator(mode="after")
+    def _dated_price_and_availability(self) -> Any:
+        if any(getattr(self, f) is not None for f in self._price_fields) and self.price_date is None:
+            raise ValueError(f"{'/'.join(self._price_fields)} needs a price_date (every price carries its date)")
+        if self.availability == "discontinued" and self.discontinued_date is None:
+            raise ValueError("availability discontinued needs a discontinued_date")
+        if self.availability != "discontinued" and self.discontinued_date is not None:
+            raise ValueError(f"discontinued_date given but availability is {self.availability}")
+        if self.discontinued_date is not None and self.availability_source is None:
+            raise ValueError("a discontinued_date needs an availability_source")
+        if (self.available_from and self.discontinued_date
+                and date_key(self.discontinued_date) < date_key(self.available_from)):
+            raise ValueError("discontinued_date is before available_from")
+        return self
+
+    def purchasable(self, as_of: str) -> bool:
+        """Could it be bought new on `as_of` (YYYY-MM-DD)? Announced parts count from `available_from`."""
+        day = date_key(as_of)
+        if self.available_from is not None and day < date_key(self.available_from):
+            return False
+        if self.availability == "announced" and self.available_from is None:
+            return False
+        return not (self.discontinued_date is not None and day >= date_key(self.discontinued_date))

@@ -22,6 +22,11 @@ class EngineLimit(StrictModel):
     """Accelerators on which the engine does not run some (or all) formats, though its platform matches."""
 
     accelerators: list[str] = Field(default_factory=list, description="Accelerator ids the limit applies to.")
+    platforms: list[Literal["cuda", "rocm", "metal", "cpu", "xpu", "hpu", "npu", "vulkan", "tpu"]] = Field(
+        default_factory=list,
+        description="Also every accelerator of these platforms (the engine's documented support matrix: "
+        "format x platform).",
+    )
     compute_capability_below: str | None = Field(
         default=None, description="Also every NVIDIA part whose CUDA compute capability is below this (e.g. '8.9')."
     )
@@ -65,6 +70,12 @@ class Engine(Entry):
         min_length=1, description="Backends the engine runs on."
     )
     supported_quants: list[str] = Field(min_length=1, description="Quant format ids the engine can load.")
+    converted_formats: dict[str, str] = Field(
+        default_factory=dict,
+        description="Checkpoint formats the engine runs after a conversion that keeps the quantized weights as "
+        "they are: checkpoint format id -> the id of the engine's own format (gpt-oss MXFP4 experts -> GGUF "
+        "MXFP4_MOE). Sourced in `sources`.",
+    )
     kv_cache_dtypes: list[KvCacheDtype] = Field(min_length=1, description="KV cache types; the first is the default.")
     tensor_parallel: bool = Field(description="Shards attention heads and FFN columns across GPUs.")
     pipeline_parallel: bool = Field(description="Splits layers across GPUs or nodes.")

@@ -16,9 +16,9 @@ from sizer.limits import (
     MAX_VOCAB,
     MAX_WIDTH,
 )
-from sizer.schema.common import Entry, StrictModel
+from sizer.schema.common import Entry, SourceUrl, StrictModel
 
-__all__ = ["Architecture", "Family", "ModelEntry", "OfficialCount"]
+__all__ = ["Architecture", "Conversion", "Family", "ModelEntry", "OfficialCount", "RopeScaling"]
 
 Family = Literal[
     "llama",  # Llama 2/3/3.1/3.2/3.3, Mistral, Mistral Small/Large: dense GQA
@@ -233,6 +233,31 @@ class OfficialCount(StrictModel):
     )
 
 
+class RopeScaling(StrictModel):
+    """How the model reaches `context_length` beyond the positions it was trained on (the card's setting)."""
+
+    rope_type: Literal["yarn"] = Field(description="RoPE scaling method the card asks for.")
+    factor: float = Field(gt=1, description="Scaling factor (context_length / original_max_position_embeddings).")
+    original_max_position_embeddings: int = Field(ge=1, description="Positions the model was trained on.")
+    source: SourceUrl = Field(description="The model card section that gives the setting.")
+
+
+class Conversion(StrictModel):
+    """A published conversion of the model (a GGUF repo, an FP8 / AWQ checkpoint, an MLX build), so launch
+    commands can name a real repo instead of a placeholder."""
+
+    repo: str = Field(pattern=r"^[A-Za-z0-9][\w.\-]*/[\w.\-]+$", description="Hugging Face repo, org/name.")
+    format: Literal["gguf", "safetensors", "mlx"] = Field(
+        description="gguf: llama.cpp files (one per file type, picked with repo:QUANT); safetensors: a checkpoint "
+        "vLLM / SGLang load; mlx: an MLX build.")
+    quants: list[str] = Field(
+        default_factory=list,
+        description="Catalog quant ids the repo holds (fp8-block128, awq-int4-g128, mlx-4bit ...); empty for a "
+        "GGUF repo, which holds the common file types (the launch command names the one chosen).")
+    publisher: str | None = Field(default=None, description="Who published it (unsloth, bartowski, the vendor ...).")
+    source: str = Field(pattern=r"^https?://", description="Where the repo was confirmed to exist.")
+
+
 class ModelEntry(Entry):
     """An open-weight model."""
 
@@ -253,6 +278,15 @@ class ModelEntry(Entry):
         default=0, ge=0, le=MAX_PARAMS, description="Parameters outside the language model inventory (vision tower, projector)."
     )
     context_length: int = Field(ge=1, le=MAX_CONTEXT_TOKENS, description="Supported context length in tokens.")
+    rope_scaling: RopeScaling | None = Field(
+        default=None,
+        description="The RoPE scaling the card asks for beyond the trained positions (not in config.json as "
+        "released); launch commands set it when the context needs it.",
+    )
     native_quant: str = Field(description="Quant format id of the released checkpoint (bf16, fp8-block128, ...).")
+    conversions: list[Conversion] = Field(
+        default_factory=list,
+        description="Published conversions (GGUF repos, official FP8 / AWQ checkpoints, MLX builds), each with "
+        "where it was confirmed; launch commands name these instead of placeholders.")
     license: str | None = Field(default=None, description="Licence name.")
     release_date: str | None = Field(default=None, description="Release date, YYYY-MM(-DD).")

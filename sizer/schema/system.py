@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import ClassVar, Literal
 
 from pydantic import Field
 
-from sizer.schema.common import Entry, StrictModel
+from sizer.schema.common import PricedEntry, StrictModel
 
 __all__ = ["System", "SystemAccelerator"]
 
@@ -16,7 +16,7 @@ class SystemAccelerator(StrictModel):
     count: int = Field(ge=1, description="Devices per node.")
 
 
-class System(Entry):
+class System(PricedEntry):
     """A machine (or a cluster of identical machines) a model can run on."""
 
     kind: Literal["system"] = Field(default="system", description="Entry kind marker.")
@@ -46,3 +46,10 @@ class System(Entry):
     system_price_usd: float | None = Field(default=None, gt=0, description="List price of the whole system, USD.")
     host_power_w: float | None = Field(default=None, gt=0, description="Power of everything but the accelerators, W.")
     max_power_w: float | None = Field(default=None, gt=0, description="Maximum system power, W.")
+    host: str | None = Field(
+        default=None,
+        description="Host platform id (hosts.yaml) the accelerators sit in: gives their PCIe link widths and the "
+        "RAM type.",
+    )
+
+    _price_fields: ClassVar[tuple[str, ...]] = ("system_price_usd", "host_price_usd")

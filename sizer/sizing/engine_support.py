@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from sizer.schema import Accelerator, Engine
 
-__all__ = ["engine_limit", "platforms_of"]
+__all__ = ["engine_limit", "platform_limit", "platforms_of"]
 
 
 def platforms_of(acc: Accelerator) -> frozenset[str]:
@@ -31,11 +31,23 @@ def engine_limit(engine: Engine, acc: Accelerator, quant_id: str) -> str | None:
     cc = _capability(acc)
     for limit in engine.limits:
         below = limit.compute_capability_below
-        applies = acc.id in limit.accelerators or (
+        applies = acc.id in limit.accelerators or bool(platforms_of(acc) & set(limit.platforms)) or (
             below is not None and cc is not None and cc < tuple(int(x) for x in below.split(".")))
         if not applies:
             continue
         blocked = quant_id in limit.quants if limit.quants is not None else quant_id not in limit.except_quants
         if blocked:
-            return f"{engine.name} on {acc.name}: {limit.reason}"
+            return f"{engine.name} on {acc.name}: {limit.reason} ({limit.source})"
+    return None
+
+
+def platform_limit(engine: Engine, platforms: frozenset[str], quant_id: str) -> str | None:
+    """The reason a platform-wide limit (the engine's documented support matrix) forbids `quant_id` on any of
+    `platforms`, or None."""
+    for limit in engine.limits:
+        if not platforms & set(limit.platforms):
+            continue
+        blocked = quant_id in limit.quants if limit.quants is not None else quant_id not in limit.except_quants
+        if blocked:
+            return f"{engine.name}: {limit.reason} ({limit.source})"
     return None

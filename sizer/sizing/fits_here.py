@@ -1,7 +1,9 @@
 """`sizer models list --fits-here`: what runs on this machine, with the best quant for each model.
 
-"Best" is the highest-quality format that fits, trying formats from 16-bit down to 1.75 bits per
-weight; each try is a full `fit` (same core, same rules).
+"Best" is the highest-quality format that fits, trying formats from 16-bit down to a quality floor
+(Q3_K_M by default, the lowest GGUF type `recommend` tries unasked; `floor="iq1_m"` goes down to 1.75 bits
+per weight); each try is a full `fit` (same core, same rules). The hardware is this machine's
+(`--fits-here`) or one being considered (`--gpu`, `--ram`).
 """
 
 from __future__ import annotations
@@ -9,15 +11,18 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from sizer.catalog.loading import Catalog
-from sizer.errors import SizerError
+from sizer.errors import BadValueError, SizerError
 from sizer.sizing.fitter import fit
 
-__all__ = ["QUALITY_ORDER", "ModelFit", "best_fits"]
+__all__ = ["DEFAULT_FLOOR", "QUALITY_ORDER", "ModelFit", "best_fits"]
 
 # llama.cpp file types from best to worst quality (llama.cpp perplexity scoreboard order)
 QUALITY_ORDER = ("bf16", "q8_0", "q6_k", "q5_k_m", "q4_k_m", "iq4_xs", "q3_k_m", "iq3_xxs", "q2_k", "iq2_xxs",
                  "iq1_m")
 _MIN_BITS = 1.75  # IQ1_M: nothing smaller is tried
+# Below Q3_K_M the quality loss grows fast (mean KLD > 0.3 on Llama-3-8B for 2-bit types): not offered unasked.
+DEFAULT_FLOOR = "q3_k_m"
+_BITS_AT_LEAST = {"q3_k_m": 3.4, "iq3_xxs": 3.0, "q2_k": 2.6, "iq2_xxs": 2.0, "iq1_m": _MIN_BITS}
 
 
 @dataclass(frozen=True)
@@ -33,18 +38,24 @@ class ModelFit:
 
 
 def best_fits(catalog: Catalog, *, gpus: tuple[tuple[str, int], ...], ram_bytes: int | None,
-              context_tokens: int | None = None, users: int = 1) -> list[ModelFit]:
-    """For every catalog model, the best-quality llama.cpp format that fits the hardware (or none)."""
+              context_tokens: int | None = None, users: int = 1, floor: str = DEFAULT_FLOOR, ram_type: str | None = None,
+              host: str | None = None) -> list[ModelFit]:
+    """For every catalog model, the best-quality llama.cpp format down to `floor` that fits the hardware."""
+    if floor not in QUALITY_ORDER:
+        raise BadValueError(f"quality floor {floor!r}: one of {', '.join(QUALITY_ORDER)}")
+    order = QUALITY_ORDER[:QUALITY_ORDER.index(floor) + 1]
+    min_bits = _BITS_AT_LEAST.get(floor, 4.0)
     capacity = (ram_bytes or 0) + sum(
         int(catalog.accelerator(name).memory_gib_usable * 2**30) * count for name, count in gpus)
     rows: list[ModelFit] = []
     for entry in catalog.models.values():
-        if entry.total_params.value * _MIN_BITS / 8 > capacity:
+        if entry.total_params.value * min_bits / 8 > capacity:
             continue
-        for quant in QUALITY_ORDER:
+        for quant in order:
             try:
                 r = fit(entry.id, quant=quant, gpus=gpus, ram_bytes=ram_bytes, context_tokens=context_tokens,
-                        users=users, engine="llama.cpp", catalog=catalog)
+                        users=users, engine="llama.cpp", catalog=catalog, ram_type=ram_type, host=host,
+                        suggest=False)
             except SizerError:
                 continue  # e.g. a format whose block size the model's rows do not divide
             if r.fits:

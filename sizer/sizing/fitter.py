@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 
 from sizer.catalog.loading import Catalog, load_catalog
-from sizer.errors import BadValueError
+from sizer.errors import BadValueError, FormatNotMadeError
 from sizer.memory.activations import activation_bytes, runtime_overhead_bytes
 from sizer.memory.breakdown import MemoryBreakdown, Workload, breakdown
 from sizer.memory.kv_cache import kv_cache_per_layer, resolve_kv_dtype
@@ -22,8 +22,16 @@ from sizer.placement.candidates import larger_cards
 from sizer.placement.hardware import Hardware, build_hardware
 from sizer.quant.assignment import assign, resolve_quant
 from sizer.schema import Engine, QuantFormat
+from sizer.sizing.engine_choice import (
+    candidate_engines,
+    choice_text,
+    converted_format,
+    engine_runs,
+    preferred_order,
+    to_candidate,
+)
 from sizer.sizing.engine_support import engine_limit
-from sizer.sizing.quant_names import expand_quant_names
+from sizer.sizing.quant_names import expand_quant_names, is_all
 from sizer.sizing.results import (
     MEMORY_SUMMED_OVER_DEVICES,
     MEMORY_WITHOUT_HARDWARE,
@@ -34,6 +42,7 @@ from sizer.sizing.results import (
     QuantRow,
     memory_result,
 )
+from sizer.sizing.suggestions import suggest_changes
 from sizer.speed.estimate import Efficiency, Speed, SpeedInputs, estimate
 from sizer.speed.factors import efficiency_for
 
@@ -73,17 +82,12 @@ GGUF_EQUIVALENT = {"int4": "q4_k_m", "int8": "q8_0", "fp16": "f16", "bf16": "bf1
 def default_engine(catalog: Catalog, hw: Hardware | None, fmt: QuantFormat | None) -> Engine:
     """The engine people use for this hardware and format: llama.cpp for GGUF formats, consumer cards,
     Macs and offload; MLX for MLX formats; vLLM (then SGLang, TensorRT-LLM) on data-center GPUs. The
-    first preferred engine that loads the format wins."""
-    datacenter = hw is not None and bool(hw.accelerators) and all(
-        a.segment in ("datacenter", "cloud") for a, _ in hw.accelerators)
-    apple = hw is not None and any(a.vendor.lower() == "apple" for a, _ in hw.accelerators)
-    if apple:
-        order = ["llama.cpp", "mlx"]
-    elif datacenter:
-        order = ["vllm", "sglang", "tensorrt-llm", "llama.cpp"]
-    else:
-        order = ["llama.cpp", "vllm", "sglang", "mlx"]
-    engines = [catalog.engines[e] for e in order if e in catalog.engines]
+    first preferred engine that runs the format (directly or converted as it is, and allowed there by its
+    support matrix) wins."""
+    engines = [catalog.engines[e] for e in preferred_order(hw) if e in catalog.engines]
+    for e in engines if hw is not None else ():  # without hardware: the format as released
+        if engine_runs(e, fmt, hw, catalog):
+            return e
     if fmt is not None:
         for e in engines:
             if fmt.id in e.supported_quants:
@@ -106,8 +110,8 @@ class Fitter:
     notes: list[str] = field(default_factory=list)
 
     def __post_init__(self) -> None:
-        if self.model.file_tensors is not None:
-            self.tensors = self.model.file_tensors
+        if self.model.file_tensors is not None and (self.quant is None or self.model.tensors is None):
+            self.tensors = self.model.file_tensors  # as stored (a GGUF file cannot be re-quantized here)
         else:
             assert self.quant is not None and self.model.tensors is not None
             self.tensors = assign(self.model.tensors, self.quant, self.catalog, arch=self.model.arch)
@@ -214,47 +218,74 @@ def fit(
     offload: str = "auto",
     catalog: Catalog | None = None,
     wired_limit_bytes: int | None = None,
+    host: str | None = None,
+    ram_type: str | None = None,
+    suggest: bool = True,
 ) -> FitResult:
     """Size `model` (a catalog id, a Hugging Face repo, a file path, or RawCounts) and, when hardware is
     given, place it and estimate its speed. `wired_limit_bytes` is the GPU's share of a unified-memory
-    pool when raised by hand (macOS `iogpu.wired_limit_mb`)."""
+    pool when raised by hand (macOS `iogpu.wired_limit_mb`). Without `engine`, the engines people use on
+    that hardware compete (`engine_choice`); an answer that does not fit lists the nearest changes that make
+    it fit (`suggestions`, unless `suggest` is False)."""
     catalog = catalog or load_catalog()
     if offload not in OFFLOAD_MODES:
         raise BadValueError(f"--offload must be one of {', '.join(OFFLOAD_MODES)}, not {offload!r}")
-    resolved = resolve_model(model, catalog)
+    resolved = resolve_model(model, catalog, quant=quant)
+    if quant == "native" and resolved.default_quant:
+        quant = resolved.default_quant  # an Ollama tag names its quantization
+    if engine is None and resolved.default_engine and resolved.default_engine in catalog.engines:
+        engine = resolved.default_engine
     hw = hardware
     if hw is None and (gpus or system or ram_bytes):
         hw = build_hardware(catalog, gpus, nodes=nodes, ram_bytes=ram_bytes, ram_bandwidth_gb_s=ram_bandwidth_gb_s,
-                            system=system, wired_limit_bytes=wired_limit_bytes)
+                            system=system, wired_limit_bytes=wired_limit_bytes, host=host, ram_type=ram_type)
     fmt0 = _resolve_format(resolved, quant, catalog)
     context = context_tokens or min(DEFAULT_CONTEXT_TOKENS, resolved.arch.max_position_embeddings)
     workload = Workload(context, users, kv_dtype)
-    engines = [catalog.engine(engine)] if engine else [default_engine(catalog, hw, fmt0)]
-    if engine is None and hw is not None and hw.host_ram_bytes and not hw.is_unified and "llama.cpp" in catalog.engines:
-        engines.append(catalog.engines["llama.cpp"])  # the engine that offloads to host RAM
+    first = catalog.engine(engine) if engine else default_engine(catalog, hw, fmt0)
+    engines = [first] if engine else candidate_engines(catalog, hw, first)
+    tried: list[FitResult] = []
     best: tuple[tuple[int, float], FitResult] | None = None
-    for eng in {e.id: e for e in engines}.values():
+    for eng in engines:
         fmt, plain_note = _plain_name_on_engine(quant, fmt0, eng, resolved, catalog)
-        if engine is None and best is not None and fmt is not None and fmt.id not in eng.supported_quants:
+        if engine is None and tried and not engine_runs(eng, fmt, hw, catalog):
             continue
         resolve_kv_dtype(kv_dtype, eng)  # unknown / unsupported dtype -> a clear error before any work
         fitter = Fitter(resolved, fmt, eng, workload, catalog)
         if plain_note:
             fitter.notes.append(plain_note)
         result = _result(fitter, hw, offload, context_given=context_tokens is not None)
+        tried.append(result)
         speed = result.performance.decode_tokens_per_s if result.performance else 0.0
         key = (1 if result.fits else 0, speed)
         if best is None or key > best[0]:
             best = (key, result)
     assert best is not None
-    return best[1]
+    winner = best[1]
+    if len(tried) > 1:
+        why = choice_text(winner, [r for r in tried if r is not winner], catalog)
+        winner = winner.model_copy(update={
+            "engine_choice": why, "engine_candidates": [to_candidate(r) for r in tried],
+            "assumptions": [*winner.assumptions, f"engine (no --engine given): {why}"]})
+    if suggest and hw is not None and winner.fits is False:
+        request = dict(quant=quant, gpus=gpus, nodes=nodes, ram_bytes=ram_bytes, ram_bandwidth_gb_s=ram_bandwidth_gb_s,
+                       system=system, hardware=hardware, context_tokens=context_tokens, users=users,
+                       kv_dtype=kv_dtype, engine=engine, offload=offload, wired_limit_bytes=wired_limit_bytes)
+        winner = winner.model_copy(update={"suggestions": suggest_changes(model, request, winner, hw, catalog, fit)})
+    return winner
 
 
 def _plain_name_on_engine(quant: str, fmt: QuantFormat | None, eng: Engine, resolved: ResolvedModel,
                           catalog: Catalog) -> tuple[QuantFormat | None, str | None]:
-    """A plain name (int4 ...) the engine cannot load as resolved means the engine's own equivalent."""
+    """A plain name (int4 ...) the engine cannot load as resolved means the engine's own equivalent; a
+    checkpoint format the engine runs after a conversion that keeps its weights (gpt-oss MXFP4 experts on
+    llama.cpp) means the converted file."""
     if fmt is None or fmt.id in eng.supported_quants:
         return fmt, None
+    converted = converted_format(eng, fmt, catalog)
+    if converted is not None:
+        return converted, (f"{eng.name} runs the {fmt.name} checkpoint converted to {converted.name} (the quantized "
+                           "experts kept as they are)")
     typed = catalog.quants.get(quant.lower())
     target = GGUF_EQUIVALENT.get(quant.lower())
     if typed is None or typed.resolves_to is None or target is None or target not in eng.supported_quants:
@@ -264,8 +295,8 @@ def _plain_name_on_engine(quant: str, fmt: QuantFormat | None, eng: Engine, reso
 
 
 def _resolve_format(resolved: ResolvedModel, quant: str, catalog: Catalog) -> QuantFormat | None:
-    if resolved.file_tensors is not None:
-        return None
+    if resolved.file_tensors is not None and (quant == "native" or resolved.tensors is None):
+        return None  # the file's own types (a GGUF repo's --quant picked the file)
     if quant == "native" and resolved.entry is None:
         quant = resolved.quant_hint or "bf16"
     return resolve_quant(quant, resolved.entry, catalog)
@@ -278,9 +309,16 @@ def _result(f: Fitter, hw: Hardware | None, offload: str, *, context_given: bool
     assumptions = list(m.assumptions) + list(f.notes) + list(mem.assumptions)
     if not context_given:
         assumptions.append(f"context {f.workload.context_tokens:,} tokens (default; set --context)")
+    rope = m.entry.rope_scaling if m.entry is not None else None
     if f.workload.context_tokens > arch.max_position_embeddings:
-        warnings.append(f"context {f.workload.context_tokens:,} is beyond the model's trained length "
-                        f"{arch.max_position_embeddings:,}")
+        if rope is not None and f.workload.context_tokens <= m.entry.context_length:  # type: ignore[union-attr]
+            assumptions.append(f"context {f.workload.context_tokens:,} is beyond the configured "
+                               f"{arch.max_position_embeddings:,} positions: the engine needs the card's YaRN rope "
+                               f"scaling (factor up to {rope.factor:g} over {rope.original_max_position_embeddings:,}; "
+                               "`sizer recommend` prints the flags)")
+        else:
+            warnings.append(f"context {f.workload.context_tokens:,} is beyond the model's trained length "
+                            f"{arch.max_position_embeddings:,}")
     qid = f.quant.id if f.quant else (m.file_quant or "file")
     qname = f.quant.name if f.quant else (m.file_quant or "as stored in the file")
     if f.quant is not None and f.quant.id not in f.engine.supported_quants:
@@ -327,7 +365,7 @@ def _result(f: Fitter, hw: Hardware | None, offload: str, *, context_given: bool
                                      ("measured_on", q.measured_on), ("source", q.source)) if v is not None}
     return FitResult(
         model=ModelResult(id=m.id, name=m.name, source=m.source, total_params=m.total_params,  # type: ignore[arg-type]
-                          active_params=m.active_params, family=arch.family,
+                          active_params=m.active_params, family=arch.family, repo=m.repo,
                           official_total_params=m.entry.total_params.value if m.entry else None),
         quant=qid, quant_name=qname, engine=f.engine.id, context_tokens=f.workload.context_tokens,
         users=f.workload.users, kv_dtype=mem.kv_dtype.name, hardware=hw.describe() if hw else "",
@@ -341,6 +379,8 @@ def _result(f: Fitter, hw: Hardware | None, offload: str, *, context_given: bool
 def _mtp_bytes(f: Fitter) -> int:
     """Bytes of the MTP layers in this format (the inventory flags them; quantization leaves them out)."""
     m = f.model
+    if f.quant is None and m.file_tensors is not None:  # a checkpoint's own MTP tensors, as stored
+        return sum(qt.weights_bytes for qt in m.file_tensors if qt.tensor.is_mtp)
     if f.quant is None or m.tensors is None or not any(t.is_mtp for t in m.tensors):
         return 0
     with_mtp = assign(m.tensors, f.quant, f.catalog, arch=m.arch, include_mtp=True)
@@ -372,14 +412,24 @@ def _hardware_warnings(f: Fitter, hw: Hardware, layout: Layout) -> list[str]:
 
 def compare_quants(model: str | RawCounts, quants: list[str], *, catalog: Catalog | None = None,
                    context_tokens: int | None = None, users: int = 1, engine: str | None = None,
-                   **hw: object) -> list[QuantRow]:
+                   skipped: list[str] | None = None, **hw: object) -> list[QuantRow]:
     """One row per format (`fit --quant all` or several --quant), smallest weights first; `all` means what
-    :mod:`sizer.sizing.quant_names` says. Two names of one format give one row."""
+    :mod:`sizer.sizing.quant_names` says. Two names of one format give one row. With `all`, a format that
+    cannot be made for this model (llama-quantize refuses its row lengths) is left out, its reason appended to
+    `skipped` when given; a format named by the user still raises."""
     catalog = catalog or load_catalog()
     rows: dict[str, QuantRow] = {}
+    every = is_all(quants)
     for q in expand_quant_names(quants, catalog):
-        r = fit(model, quant=q, catalog=catalog, context_tokens=context_tokens, users=users, engine=engine,
-                **hw)  # type: ignore[arg-type]
+        try:
+            r = fit(model, quant=q, catalog=catalog, context_tokens=context_tokens, users=users, engine=engine,
+                    suggest=False, **hw)  # type: ignore[arg-type]
+        except FormatNotMadeError as exc:
+            if not every:
+                raise
+            if skipped is not None:
+                skipped.append(f"{q}: skipped, cannot be made for this model ({exc})")
+            continue
         if r.quant in rows:
             continue
         params = max(r.model.total_params, 1)

@@ -18,8 +18,8 @@ if TYPE_CHECKING:
     from sizer.memory.breakdown import MemoryBreakdown
 
 __all__ = [
-    "MEMORY_SUMMED_OVER_DEVICES", "MEMORY_WITHOUT_HARDWARE", "DeviceUsage", "FitResult", "MemoryResult", "ModelResult",
-    "PerformanceResult", "QuantRow", "memory_result",
+    "MEMORY_SUMMED_OVER_DEVICES", "MEMORY_WITHOUT_HARDWARE", "DeviceUsage", "EngineCandidate", "FitResult",
+    "MemoryResult", "ModelResult", "PerformanceResult", "QuantRow", "Suggestion", "memory_result",
 ]
 
 # What `memory` means: the one rule, written into every result's assumptions.
@@ -40,7 +40,10 @@ class _Result(BaseModel):
 class ModelResult(_Result):
     id: str = Field(description="Catalog id, file name, or 'raw'.")
     name: str = Field(description="Display name.")
-    source: Literal["catalog", "config", "safetensors", "gguf", "raw"] = Field(description="Where the model came from.")
+    source: Literal["catalog", "config", "safetensors", "gguf", "raw", "huggingface", "ollama"] = Field(
+        description="Where the model came from: the catalog, a local config/safetensors/GGUF file, raw counts, "
+        "a Hugging Face repo read header-only, or an Ollama tag of a catalog model.")
+    repo: str | None = Field(default=None, description="The Hugging Face repo (and GGUF file) the model was read from.")
     total_params: int = Field(description="Parameters of the loaded model (MTP layers excluded unless loaded).")
     active_params: int = Field(description="Parameters a token uses (equal to total for dense models).")
     official_total_params: int | None = Field(default=None, description="The vendor's count, when known.")
@@ -103,6 +106,29 @@ class PerformanceResult(_Result):
     prefill_roofline_tokens_per_s: float = Field(default=0.0, description="Compute upper bound for prefill.")
 
 
+class EngineCandidate(_Result):
+    """One engine tried when the user named none (the engines people use on that hardware compete)."""
+
+    engine: str
+    quant: str = Field(description="The format that engine runs (a converted format where it loads one).")
+    fits: bool | None
+    offload: str = "none"
+    decode_tokens_per_s: float | None = None
+    ttft_s: float | None = None
+    note: str = Field(default="", description="The binding constraint or why the engine was not placed.")
+
+
+class Suggestion(_Result):
+    """A change that makes a does-not-fit answer fit, worked out by the same core."""
+
+    change: str = Field(description="The change in words.")
+    args: list[str] = Field(description="The CLI options that apply it (they replace the same options).")
+    fits: bool
+    decode_tokens_per_s: float | None = None
+    ttft_s: float | None = None
+    note: str = ""
+
+
 class FitResult(_Result):
     model: ModelResult
     quant: str = Field(description="Quant format id.")
@@ -123,6 +149,11 @@ class FitResult(_Result):
     quality_loss: dict[str, float | str] | None = None
     warnings: list[str] = Field(default_factory=list)
     assumptions: list[str] = Field(default_factory=list)
+    engine_choice: str = Field(default="", description="Which engine won, and why, when the user named none.")
+    engine_candidates: list[EngineCandidate] = Field(default_factory=list, description="The engines that competed.")
+    suggestions: list[Suggestion] = Field(
+        default_factory=list, description="When it does not fit: the nearest changes that make it fit."
+    )
 
 
 class QuantRow(_Result):

@@ -19,7 +19,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from sizer.placement import Layout, Slot, Verdict
-from sizer.placement.hardware import Hardware, pcie_gb_s_per_direction
+from sizer.placement.hardware import Hardware
 from sizer.schema import Architecture, Engine, QuantFormat
 from sizer.speed.terms import (
     CPU_PREFILL_TFLOPS,
@@ -165,7 +165,7 @@ def _prefill(
             tps, label = ubatch / (gpu_t + cpu_t), "CPU compute of the experts in host RAM"
         else:
             # llama.cpp streams host-held weights to the GPU once per micro-batch (op offload)
-            pcie = pcie_gb_s_per_direction(gpus[0]) * 1e9
+            pcie = inp.hardware.host_link_gb_s(gpus[0]) * 1e9
             notes.append(
                 f"prefill: host-held weights cross PCIe at {pcie / 1e9:.1f} GB/s per micro-batch of {ubatch}"
             )

@@ -41,13 +41,17 @@ LAYER_SPLIT_HOP_S = ALLREDUCE_LATENCY_S["pcie"]
 CPU_PREFILL_TFLOPS = 10.0
 
 _LLAMA_CPP_ENGINES = frozenset({"llama.cpp", "ollama"})
-_MMQ_KERNELS = frozenset({"legacy", "k_quant", "i_quant"})
+_MMQ_KERNELS = frozenset({"legacy", "k_quant", "i_quant", "fp4"})  # MMQ covers MXFP4 too (ggml-cuda mmq)
 
 
 def device_class(acc: Accelerator) -> str:
     v = acc.vendor.lower()
     if v == "apple":
         return "apple"
+    if v == "nvidia" and acc.unified_memory:
+        # Grace / Tegra SoCs with LPDDR unified memory (DGX Spark GB10, Jetson AGX Orin): measured prefill and
+        # decode sit well off the discrete cards' factors (issue 13: DGX Spark prefill estimates 70-85 % low)
+        return "nvidia-unified"
     if v == "nvidia":
         # HBM parts (A100, H100, B200, GH200, ...) vs GDDR / LPDDR parts, whose dies are the consumer and
         # workstation ones even when sold for data centers (L40S, A40, L4, A10)
@@ -65,7 +69,7 @@ def compute_tflops(
     acc: Accelerator, quant: QuantFormat, engine: Engine | None = None, quant_kernel: str | None = None
 ) -> tuple[float, str]:
     """Dense TFLOPS (or TOPS) of the precision the kernels really use on this device."""
-    d = acc.dense
+    d = _with_derived_tensor_rates(acc)
     prec = quant.compute_precision
     native = set(acc.native_formats)
     if (
@@ -94,6 +98,24 @@ def compute_tflops(
             return value, f"{label} matrix units{suffix}"
     # Apple GPUs: no vendor TFLOPS in the catalog; a placeholder scaled from bandwidth (stated as such)
     return max(acc.memory_bandwidth_gb_s / 30, 1.0), "no vendor TFLOPS figure: bandwidth/30 placeholder"
+
+
+# GeForce Blackwell's published dense rates (RTX 5090: FP4 1,676, INT8 838, FP16 with FP32 accumulate 209.5; the
+# catalog's nvidia-rtx-5090-32gb entry): INT8 = FP4 / 2, FP16 = FP4 / 8
+_BLACKWELL_INT8_PER_FP4 = 0.5
+_BLACKWELL_FP16_PER_FP4 = 0.125
+
+
+def _with_derived_tensor_rates(acc: Accelerator) -> Any:
+    """The dense figures, with INT8 and FP16 tensor rates derived from the FP4 one (GeForce Blackwell ratios)
+    for NVIDIA parts whose vendor publishes only FP4 and FP32 (RTX PRO 6000 Blackwell, DGX Spark GB10): without
+    them prefill fell back to FP32 CUDA cores, 4-8x too slow."""
+    d = acc.dense
+    if acc.vendor.lower() != "nvidia" or not d.fp4_tflops or d.int8_tops or d.fp16_tflops or d.bf16_tflops:
+        return d
+    fp16 = d.fp4_tflops * _BLACKWELL_FP16_PER_FP4
+    return d.model_copy(update={"int8_tops": d.fp4_tflops * _BLACKWELL_INT8_PER_FP4, "fp16_tflops": fp16,
+                                "bf16_tflops": fp16})
 
 
 @dataclass(frozen=True, slots=True)

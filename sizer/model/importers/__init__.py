@@ -56,7 +56,7 @@ def load_from_hub(repo_id: str, revision: str | None = None) -> ImportedModel:
     """config.json and safetensors headers of a Hugging Face repo (optional: needs huggingface_hub)."""
     from sizer.model.importers.hub import load_from_hub as _load
 
-    return _load(repo_id, revision)
+    return _load(repo_id, revision).imported
 
 
 def _sibling_config(p: Path) -> Path | None:

@@ -11,7 +11,7 @@ from typing import Any
 
 from sizer.model.importers.safetensors_file import WeightRecord
 
-__all__ = ["quant_hint_from_config", "quant_hint_from_tensors"]
+__all__ = ["describe_quantization", "quant_hint_from_config", "quant_hint_from_tensors"]
 
 _GPTQ = {"gptq-int4-g128", "gptq-int4-g32", "gptq-int8-g128", "gptq-int3-g128"}
 _AWQ = {"awq-int4-g128", "awq-int4-g64"}
@@ -50,6 +50,8 @@ def quant_hint_from_config(config: Mapping[str, Any], family: str | None) -> str
         if qc.get("load_in_4bit"):
             return "bnb-fp4" if qc.get("bnb_4bit_quant_type") == "fp4" else "bnb-nf4"
         return "bnb-int8" if qc.get("load_in_8bit") else None
+    if method == "fbgemm-fp8":  # FP8 weights with one scale per output channel
+        return "fp8-per-channel"
     if method == "modelopt":
         algo = str(qc.get("quant_algo", "")).upper()
         return {"NVFP4": "nvfp4", "FP8": "fp8-per-tensor"}.get(algo)
@@ -121,3 +123,52 @@ def quant_hint_from_tensors(records: tuple[WeightRecord, ...]) -> str | None:
         return "mxfp4-experts"
     dominant = max(by_bytes, key=by_bytes.__getitem__, default=None)
     return {"BF16": "bf16", "F16": "f16", "F32": "f32"}.get(dominant or "")
+
+
+def describe_quantization(config: Mapping[str, Any], records: tuple[WeightRecord, ...] = ()) -> str | None:
+    """The checkpoint's quantization method in words, for the report and the engine choice:
+    what ``quantization_config`` declares, checked against the stored dtypes (the bytes themselves
+    always come from the tensors)."""
+    qc = config.get("quantization_config")
+    mlx = config.get("quantization")
+    stored = sorted({r.dtype for r in records if r.nbytes > 1 << 16})
+    dtypes = f" (stored {'/'.join(stored)})" if stored else ""
+    if not isinstance(qc, Mapping):
+        if isinstance(mlx, Mapping) and isinstance(mlx.get("bits"), int):
+            return f"MLX affine {mlx['bits']}-bit, group {mlx.get('group_size', 64)}{dtypes}"
+        if any(r.name.endswith("_blocks") for r in records):
+            return f"MXFP4 blocks (no quantization_config){dtypes}"
+        return f"unquantized{dtypes}" if stored else None
+    method = str(qc.get("quant_method", "?")).lower()
+    bits, group = qc.get("bits"), qc.get("group_size")
+    if method == "fp8":
+        block = qc.get("weight_block_size")
+        kind = f"block {block[0]}x{block[1]} (DeepSeek style)" if isinstance(block, list) and len(block) == 2 else "per-tensor"
+        return f"FP8 {kind}{dtypes}"
+    if method in ("gptq", "awq"):
+        return f"{method.upper()} int{bits}, group {group}{', act-order' if qc.get('desc_act') else ''}{dtypes}"
+    if method == "bitsandbytes":
+        if qc.get("load_in_4bit"):
+            return f"bitsandbytes 4-bit {qc.get('bnb_4bit_quant_type', 'fp4')}{dtypes}"
+        return f"bitsandbytes 8-bit (LLM.int8){dtypes}"
+    if method == "fbgemm_fp8":
+        return f"fbgemm FP8 per-channel weights, dynamic per-token activations{dtypes}"
+    if method == "mxfp4":
+        return f"MXFP4 (OCP microscaling, 32-value blocks with an E8M0 scale){dtypes}"
+    if method == "modelopt":
+        return f"NVIDIA ModelOpt {qc.get('quant_algo', '?')}{dtypes}"
+    if method == "compressed-tensors":
+        groups = qc.get("config_groups")
+        group0 = next(iter(groups.values()), None) if isinstance(groups, Mapping) and groups else None
+        weights = group0.get("weights") if isinstance(group0, Mapping) else None
+        acts = group0.get("input_activations") if isinstance(group0, Mapping) else None
+        if not isinstance(weights, Mapping):
+            return f"compressed-tensors ({qc.get('format', '?')}){dtypes}"
+        w = f"W{weights.get('num_bits')} {weights.get('type')} {weights.get('strategy')}"
+        if weights.get("group_size"):
+            w += f" group {weights.get('group_size')}"
+        if weights.get("block_structure"):
+            w += f" block {weights.get('block_structure')}"
+        a = f", A{acts.get('num_bits')} {acts.get('type')}" if isinstance(acts, Mapping) else ", weight-only"
+        return f"compressed-tensors {qc.get('format', '')} {w}{a}{dtypes}".replace("  ", " ")
+    return f"{method} (bits {bits}, group {group}){dtypes}"

@@ -19,6 +19,7 @@ import mmap
 import os
 import re
 import struct
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import cache
 from itertools import pairwise
@@ -29,7 +30,16 @@ from typing import Any
 from sizer.errors import ModelFileError
 from sizer.limits import open_regular
 
-__all__ = ["GgufArray", "GgufFile", "GgufTensor", "gguf_constants", "read_gguf", "split_paths"]
+__all__ = [
+    "GgufArray",
+    "GgufFile",
+    "GgufTensor",
+    "gguf_constants",
+    "join_shards",
+    "parse_gguf_header",
+    "read_gguf",
+    "split_paths",
+]
 
 MAX_TENSORS = 1 << 20  # DeepSeek-V3 with stacked experts has ~1.2k; per-expert layouts ~100k
 MAX_KV = 1 << 16
@@ -39,6 +49,7 @@ MAX_NAME_BYTES = 1 << 12  # llama.cpp itself stops at GGML_MAX_NAME = 64
 MAX_KEPT_STRING = 1 << 20  # longer string values (chat templates...) are skipped, kept as None
 MAX_KEPT_ARRAY = 1 << 12  # longer arrays keep only their length
 MAX_DIMS = 4  # GGML_MAX_DIMS
+MAX_FETCHED_HEADER = 256 << 20  # a header read by ranged requests (remote files) stops past this
 _MIN_KV_BYTES = 8 + 4 + 1  # empty key, type, smallest value
 _MIN_TENSOR_INFO_BYTES = 8 + 4 + 4 + 8  # empty name, n_dims = 0, type, offset
 _SCALARS = {
@@ -102,13 +113,18 @@ class GgufFile:
     file_bytes: int  # sum of the shard sizes on disk
 
 
+Fetch = Callable[[int, int], bytes]  # (start, end) -> the file's bytes [start, end)
+
+
 class _Cursor:
-    """Bounds-checked reads from a memory-mapped file."""
+    """Bounds-checked reads from a file's bytes: a memory map of the whole file, or a prefix that
+    ``fetch`` extends on demand (ranged reads of a remote file), never past ``MAX_FETCHED_HEADER``."""
 
-    __slots__ = ("buf", "order", "path", "pos", "size")
+    __slots__ = ("buf", "fetch", "order", "path", "pos", "size")
 
-    def __init__(self, buf: mmap.mmap, size: int, path: str) -> None:
+    def __init__(self, buf: mmap.mmap | bytes, size: int, path: str, fetch: Fetch | None = None) -> None:
         self.buf, self.pos, self.size, self.path, self.order = buf, 0, size, path, "<"
+        self.fetch = fetch
 
     def error(self, message: str) -> ModelFileError:
         return ModelFileError(f"{self.path}: {message}")
@@ -119,6 +135,20 @@ class _Cursor:
                 f"truncated or corrupt header: {what} needs {nbytes} bytes at offset {self.pos}, "
                 f"the file has {self.size - self.pos} left"
             )
+        if self.fetch is not None and self.pos + nbytes > len(self.buf):
+            self.grow(self.pos + nbytes)
+
+    def grow(self, end: int) -> None:
+        """Fetch the bytes up to ``end`` at least (doubling what is held, to keep requests few)."""
+        assert self.fetch is not None
+        held = len(self.buf)
+        end = min(self.size, max(end, 2 * held))
+        if end > MAX_FETCHED_HEADER:
+            raise self.error(f"header runs past {MAX_FETCHED_HEADER} bytes: not a plausible model header")
+        more = self.fetch(held, end)
+        if len(more) != end - held:
+            raise self.error(f"asked for bytes [{held}, {end}), got {len(more)} bytes")
+        self.buf = bytes(self.buf) + more
 
     def scalar(self, code: str, what: str) -> Any:
         width = struct.calcsize(code)
@@ -149,12 +179,17 @@ class _Cursor:
 
     def skip_strings(self, count: int, what: str) -> None:
         self.need(8 * count, what)  # every string is at least its 8-byte length
-        unpack, pos = struct.Struct(self.order + "Q").unpack_from, self.pos
-        try:
-            for _ in range(count):
-                pos += 8 + unpack(self.buf, pos)[0]
-        except (struct.error, OverflowError):  # a length ran the offset past the end (or past 2**63)
-            pos = self.size + 1
+        unpack, pos, left = struct.Struct(self.order + "Q").unpack_from, self.pos, count
+        while left:
+            try:
+                while left:
+                    pos += 8 + unpack(self.buf, pos)[0]
+                    left -= 1
+            except (struct.error, OverflowError):  # a length ran the offset past the bytes held (or 2**63)
+                if self.fetch is None or pos + 8 > self.size or len(self.buf) >= self.size:
+                    pos, left = self.size + 1, 0
+                else:
+                    self.grow(pos + 8)
         if pos > self.size:
             raise self.error(f"truncated or corrupt header: {what} runs past the end of the file")
         self.pos = pos
@@ -192,6 +227,8 @@ def _value(cur: _Cursor, vtype: int, key: str, names: dict[int, str]) -> Any:
 def _parse(cur: _Cursor) -> tuple[dict[str, Any], list[GgufTensor]]:
     c = gguf_constants()
     value_names = {int(v): v.name for v in c.GGUFValueType}
+    if cur.size >= 4:
+        cur.need(4, "magic")
     if cur.size < 4 or bytes(cur.buf[0:4]) != b"GGUF":
         raise cur.error(f"not a GGUF file (magic {bytes(cur.buf[0:4])!r}, expected b'GGUF')")
     cur.pos = 4
@@ -309,21 +346,29 @@ def split_paths(path: str) -> tuple[str, ...]:
     return paths
 
 
-def read_gguf(path: str | os.PathLike[str]) -> GgufFile:
-    """Read a GGUF file's header; a split GGUF (any of its shards) is read whole and joined."""
-    paths = split_paths(os.fspath(path))
+def parse_gguf_header(name: str, size: int, fetch: Fetch, first: bytes = b"") -> tuple[dict[str, Any], list[GgufTensor]]:
+    """The header of a file of ``size`` bytes known only by ranged reads: ``first`` holds its first
+    bytes (possibly none), ``fetch(start, end)`` returns more on demand. Same bounded parser and
+    checks as a local file; nothing past the header is read."""
+    if size < 24:
+        raise ModelFileError(f"{name}: {size} bytes is too small for a GGUF file")
+    return _parse(_Cursor(first[:size], size, name, fetch))
+
+
+def join_shards(shards: Sequence[tuple[str, dict[str, Any], list[GgufTensor], int]]) -> GgufFile:
+    """Join the headers of a split GGUF (name, metadata, tensors, size per shard, in order), checking
+    split.no / split.count / split.tensors.count and that no tensor appears twice."""
     metadata: dict[str, Any] = {}
     tensors: list[GgufTensor] = []
     names: set[str] = set()
     file_bytes = 0
-    for i, shard in enumerate(paths):
-        shard_meta, shard_tensors, size = _read_one(shard)
+    for i, (shard, shard_meta, shard_tensors, size) in enumerate(shards):
         file_bytes += size
-        if len(paths) > 1:
+        if len(shards) > 1:
             declared = (shard_meta.get("split.no"), shard_meta.get("split.count"))
-            if declared != (i, len(paths)):
+            if declared != (i, len(shards)):
                 raise ModelFileError(
-                    f"{shard}: split.no/split.count are {declared}, the file name says {(i, len(paths))}"
+                    f"{shard}: split.no/split.count are {declared}, the file name says {(i, len(shards))}"
                 )
         if i == 0:
             metadata = shard_meta
@@ -333,6 +378,12 @@ def read_gguf(path: str | os.PathLike[str]) -> GgufFile:
             names.add(tensor.name)
         tensors.extend(shard_tensors)
     expected = metadata.get("split.tensors.count")
+    paths = tuple(s[0] for s in shards)
     if len(paths) > 1 and expected is not None and expected != len(tensors):
         raise ModelFileError(f"{paths[0]}: split.tensors.count is {expected}, the shards hold {len(tensors)}")
-    return GgufFile(tuple(paths), MappingProxyType(metadata), tuple(tensors), file_bytes)
+    return GgufFile(paths, MappingProxyType(metadata), tuple(tensors), file_bytes)
+
+
+def read_gguf(path: str | os.PathLike[str]) -> GgufFile:
+    """Read a GGUF file's header; a split GGUF (any of its shards) is read whole and joined."""
+    return join_shards([(shard, *_read_one(shard)) for shard in split_paths(os.fspath(path))])

@@ -121,8 +121,10 @@ def architecture_from_config(config: Mapping[str, Any], source: str = "config.js
     if model_type in _REFUSED:
         raise ModelFileError(f"{source}: model_type {model_type}: {_REFUSED[model_type]}")
     data = {**_DEFAULTS.get(model_type, {}), **data}
-    keys = ConfigKeys(data, source)
     warnings: list[str] = []
+    if model_type not in _FAMILIES:
+        data = _standard_names(data, source, warnings)
+    keys = ConfigKeys(data, source)
     family = _FAMILIES.get(model_type)
     if model_type == "minimax" and 0 in (data.get("attn_type_list") or ()):
         raise ModelFileError(
@@ -162,7 +164,49 @@ def architecture_from_config(config: Mapping[str, Any], source: str = "config.js
         raise ModelFileError(
             f"{source}: config.json does not describe a valid {family} model ({problems})"
         ) from None
+    if model_type not in _FAMILIES:
+        warnings.append(f"{source}: KV cache of model_type {model_type!r} {_kv_assumed(architecture)}")
     return HfConfig(architecture, quant_hint_from_config(config, family), tuple(warnings))
+
+
+# other spellings of the standard config fields (GPT-2 / Falcon / ChatGLM / MPT style configs)
+_SPELLINGS = {
+    "hidden_size": ("d_model", "n_embd", "model_dim"),
+    "num_hidden_layers": ("num_layers", "n_layer", "n_layers"),
+    "num_attention_heads": ("n_head", "num_heads", "n_heads"),
+    "num_key_value_heads": ("num_kv_heads", "n_kv_heads", "multi_query_group_num"),
+    "vocab_size": ("padded_vocab_size", "n_vocab"),
+    "intermediate_size": ("ffn_hidden_size", "d_ff", "n_inner"),
+}
+
+
+def _standard_names(data: dict[str, Any], source: str, warnings: list[str]) -> dict[str, Any]:
+    """A config of a family sizer does not model, with the standard keys filled from other spellings."""
+    out = dict(data)
+    used = []
+    for key, spellings in _SPELLINGS.items():
+        if out.get(key) is None:
+            for other in spellings:
+                if isinstance(out.get(other), int) and not isinstance(out.get(other), bool):
+                    out[key] = out[other]
+                    used.append(f"{key} from {other}")
+                    break
+    if used:
+        warnings.append(f"{source}: read {', '.join(used)}")
+    return out
+
+
+def _kv_assumed(a: Architecture) -> str:
+    """What the KV cache of a family sizer does not model is assumed to be, in words."""
+    if a.kv_lora_rank:
+        text = f"assumed MLA: one latent of {a.kv_lora_rank} + {a.qk_rope_head_dim} per token and layer"
+    else:
+        text = (f"assumed from the standard config fields: {a.num_hidden_layers} layers x K and V x "
+                f"{a.num_key_value_heads} KV heads (num_key_value_heads) x head_dim {a.head_dim}")
+    if a.local_layer_kind and a.local_window_tokens:
+        text += (f"; {a.local_layer_kind.replace('_', ' ')} of {a.local_window_tokens} tokens on the layers "
+                 f"sliding_window / layer_types mark (every {a.local_layer_period}th layer global)")
+    return text + "; state-space or linear-attention layers, if any, are not modelled"
 
 
 def _generic_family(keys: ConfigKeys, model_type: str, source: str, warnings: list[str]) -> str:

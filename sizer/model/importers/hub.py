@@ -1,64 +1,635 @@
-"""Optional: the same facts from a Hugging Face Hub repository, without downloading weights.
+"""Any model on the Hugging Face Hub, read header-only: safetensors repos and GGUF repos.
 
-Downloads config.json (``hf_hub_download``) and reads every safetensors header with HTTP range
-requests (``get_safetensors_metadata``: the index, then the first bytes of each shard). Needs the
-optional ``huggingface_hub`` package and the network; tests never run this path. Every failure (not
-installed, offline, gated or missing repo, not a safetensors repo) is a ``ModelFileError``.
+What crosses the wire: the repo listing (``HfApi.model_info`` with file sizes), ``config.json`` and
+the safetensors index (``hf_hub_download``, so the Hub client's own cache keeps them), and the first
+bytes of each weight file by HTTP range requests (``hf_hub_url`` + the client's HTTP session): the
+8-byte length and JSON header of a safetensors shard, the header of a GGUF file, read on demand and
+bounded. Never the weights. The headers are parsed by the same bounded parsers as local files
+(``safetensors_file.parse_file_header``, ``gguf_file.parse_gguf_header``).
+
+The client honours ``HF_ENDPOINT``, ``HF_TOKEN`` / ``hf auth login``, ``HF_HOME`` and
+``HF_HUB_OFFLINE``. What was read is cached: the JSON files in the Hub cache, the listing and the
+header bytes under ``$HF_HOME/sizer/hub`` (a folder created 0700 and owned by the user; files written
+with ``mkstemp`` + ``os.replace``, read without following symlinks). Header bytes are keyed by the
+file's content hash (its LFS sha256), so they never go stale; the listing is keyed by repo and
+revision. With the network gone or ``HF_HUB_OFFLINE=1``, a repo read once answers from there.
+
+Every failure is a ``SizerError`` in one line: a gated repo or no network (``ModelFileError``,
+exit 1), a missing repo or revision (``UnknownNameError``, exit 2), a repo without weights (exit 1),
+a GGUF repo without a quant tag (exit 2, listing the quants it has with their sizes).
 """
 
 from __future__ import annotations
 
+import hashlib
 import importlib
+import json
+import os
+import re
+import stat
+import sys
+import tempfile
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
-from sizer.errors import ModelFileError
-from sizer.model.importers._imported import ImportedModel, from_safetensors
-from sizer.model.importers._quant_hint import quant_hint_from_tensors
-from sizer.model.importers.hf_config import architecture_from_config, read_config
-from sizer.model.importers.safetensors_file import StoredTensor, _entry, group_scales
+from sizer.errors import BadValueError, ModelFileError, SizerError, UnknownNameError, UsageProblem
+from sizer.model.importers._imported import ImportedModel, from_gguf, from_safetensors
+from sizer.model.importers._quant_hint import describe_quantization, quant_hint_from_tensors
+from sizer.model.importers.gguf_file import GgufTensor, join_shards, parse_gguf_header
+from sizer.model.importers.hf_config import HfConfig, architecture_from_config
+from sizer.model.importers.safetensors_file import (
+    MAX_INDEX_BYTES,
+    StoredTensor,
+    group_scales,
+    header_length,
+    parse_file_header,
+    read_json,
+)
 
-__all__ = ["load_from_hub"]
+__all__ = [
+    "HubModel",
+    "HubReference",
+    "MissingRepoError",
+    "NoNetworkError",
+    "gguf_quant_label",
+    "load_from_hub",
+    "parse_hub_reference",
+]
+
+_REF = re.compile(
+    r"^(?P<repo>[A-Za-z0-9][\w.\-]{0,95}/[A-Za-z0-9][\w.\-]{0,95})"
+    r"(?:@(?P<rev>[\w.\-]{1,100}))?(?::(?P<tag>[\w.\-]{1,64}))?$"
+)
+_BLOB = re.compile(r"^[0-9a-f]{40,64}$")
+_SPLIT = re.compile(r"-(?P<no>\d{5})-of-(?P<count>\d{5})\.gguf$", re.IGNORECASE)
+_SHARD = re.compile(r"-\d{5}-of-\d{5}\.safetensors$")
+# the quant label of a GGUF file name: the last name part that looks like a llama.cpp type / file type
+_QUANT_LABEL = re.compile(
+    r"(?:^|[-_.])(?P<label>(?:UD-)?(?:I?Q\d(?:_[A-Z0-9]+)*|TQ\d_\d|B?F16|F32|BF16|MXFP4(?:_MOE)?))$", re.IGNORECASE
+)
+FIRST_READ_BYTES = 64 << 10  # one range request covers most safetensors headers and starts a GGUF header
+_CACHE_FORMAT = b"SZH1"
+_MAX_LISTING_BYTES = 32 << 20
+_THREADS = 8
+
+
+@dataclass(frozen=True, slots=True)
+class HubReference:
+    """``org/name[@revision][:QUANT]`` as typed."""
+
+    repo_id: str
+    revision: str | None = None
+    quant: str | None = None
+
+
+def parse_hub_reference(text: str) -> HubReference | None:
+    """A Hub repo reference, or None when ``text`` cannot be one (no ``org/name`` form)."""
+    match = _REF.match(text.strip())
+    if match is None or ".." in match["repo"] or "--" in match["repo"]:
+        return None
+    return HubReference(match["repo"], match["rev"], match["tag"])
+
+
+@dataclass(frozen=True, slots=True)
+class HubModel:
+    """What a Hub repo's headers say, and how they were read."""
+
+    imported: ImportedModel
+    repo_id: str
+    commit: str
+    file_format: str  # "safetensors" | "gguf"
+    files: tuple[str, ...]  # the weight files read
+    checkpoint: str | None  # the quantization method in words ("compressed-tensors FP8 per-channel ...")
+    notes: tuple[str, ...] = ()
+    from_cache: bool = False
+    url: str = ""
+
+
+@dataclass(slots=True)
+class _Listing:
+    commit: str
+    files: dict[str, tuple[int, str]]  # path -> (size, content hash)
+    gated: bool = False
+    from_cache: bool = False
+    fetched: list[str] = field(default_factory=list)
+
+
+# ----------------------------------------------------------------------------------------- the client
 
 
 def _hub() -> Any:
     try:
-        return importlib.import_module("huggingface_hub")
-    except ImportError:
-        raise ModelFileError(
-            "reading a model from the Hugging Face Hub needs the optional package huggingface_hub "
-            "(pip install huggingface_hub); or download config.json and pass its folder"
-        ) from None
+        import huggingface_hub
+        import huggingface_hub.constants
+        import huggingface_hub.utils  # noqa: F401 - submodules are attributes only once imported
+    except ImportError:  # pragma: no cover - a core dependency
+        raise ModelFileError("reading a Hugging Face repo needs huggingface_hub (pip install huggingface_hub)") from None
+    return huggingface_hub
 
 
-def load_from_hub(repo_id: str, revision: str | None = None) -> ImportedModel:
-    """config.json -> Architecture and safetensors headers -> exact tensor bytes, for ``org/name``."""
-    hub = _hub()
-    source = f"hf://{repo_id}" + (f"@{revision}" if revision else "")
+def _loaded() -> Any:
+    """huggingface_hub.constants when the client is already imported (tests point it elsewhere), else None:
+    a re-read from the cache does not import the client (~0.5 s), so it reads the same variables itself."""
+    return sys.modules.get("huggingface_hub.constants")
+
+
+def _offline() -> bool:
+    constants = _loaded()
+    if constants is not None:
+        return bool(constants.is_offline_mode())
+    value = os.environ.get("HF_HUB_OFFLINE") or os.environ.get("TRANSFORMERS_OFFLINE")
+    return value is not None and value.upper() in ("1", "ON", "YES", "TRUE")
+
+
+def _endpoint() -> str:
+    constants = _loaded()
+    if constants is not None:
+        return str(constants.ENDPOINT)
+    return os.environ.get("HF_ENDPOINT", "https://huggingface.co").rstrip("/")
+
+
+def _hf_home() -> str:
+    constants = _loaded()
+    if constants is not None:
+        return str(constants.HF_HOME)
+    default = os.path.join(os.environ.get("XDG_CACHE_HOME", os.path.join(os.path.expanduser("~"), ".cache")),
+                           "huggingface")
+    return os.path.expandvars(os.path.expanduser(os.environ.get("HF_HOME", default)))
+
+
+def _network_errors() -> tuple[type[BaseException], ...]:
+    """What the client raises when the Hub cannot be reached (its HTTP library's transport errors)."""
+    from huggingface_hub.errors import LocalEntryNotFoundError, OfflineModeIsEnabled
+
+    errors: list[type[BaseException]] = [OfflineModeIsEnabled, LocalEntryNotFoundError, ConnectionError, TimeoutError]
+    for module, name in (("httpx2", "TransportError"), ("httpx", "TransportError")):
+        try:
+            errors.append(getattr(importlib.import_module(module), name))
+        except (ImportError, AttributeError):
+            continue
+    return tuple(errors)
+
+
+@contextmanager
+def _hub_errors(repo: str, revision: str | None) -> Iterator[None]:
+    """The Hub client's exceptions as sizer's one-line errors."""
     try:
-        config_path = hub.hf_hub_download(repo_id, "config.json", revision=revision)
-        meta = hub.get_safetensors_metadata(repo_id, revision=revision)
-        info = hub.HfApi().model_info(repo_id, revision=revision, files_metadata=True)
-    except Exception as exc:  # noqa: BLE001 - the hub client raises many types (HTTP, offline, gated, parsing)
-        raise ModelFileError(f"{source}: {type(exc).__name__}: {exc}") from None
-    config = read_config(config_path)
-    hf = architecture_from_config(config, f"{source}/config.json")
-    stored: list[StoredTensor] = []
-    for filename, file_meta in sorted(meta.files_metadata.items()):
-        for name, tensor in file_meta.tensors.items():
-            raw = {
-                "dtype": tensor.dtype,
-                "shape": list(tensor.shape),
-                "data_offsets": list(tensor.data_offsets),
-            }
-            stored.append(_entry(f"{source}/{filename}", name, raw)[0])
-    records = group_scales(stored)
-    sizes = {s.rfilename: s.size or 0 for s in info.siblings or ()}
-    file_bytes = sum(sizes.get(f, 0) for f in meta.files_metadata)
-    return ImportedModel(
-        source,
-        hf.architecture,
-        from_safetensors(records, hf.architecture, config),
-        hf.quant_hint or quant_hint_from_tensors(records),
-        file_bytes,
-        hf.warnings,
+        yield
+    except SizerError:
+        raise
+    except Exception as exc:
+        if "huggingface_hub.errors" not in sys.modules:
+            raise
+        _map_error(exc, repo, revision)
+        raise
+
+
+def _map_error(exc: Exception, repo: str, revision: str | None) -> None:
+    from huggingface_hub.errors import (
+        GatedRepoError,
+        HfHubHTTPError,
+        HFValidationError,
+        RemoteEntryNotFoundError,
+        RepositoryNotFoundError,
+        RevisionNotFoundError,
     )
+
+    if isinstance(exc, GatedRepoError):
+        raise ModelFileError(
+            f"{repo} is a gated repo: accept its licence on {_endpoint()}/{repo} and set HF_TOKEN "
+            "(or run `hf auth login`)"
+        ) from None
+    if isinstance(exc, RepositoryNotFoundError):
+        raise MissingRepoError(repo) from None
+    if isinstance(exc, RevisionNotFoundError):
+        raise UnknownNameError("revision of " + repo, revision or "main") from None
+    if isinstance(exc, RemoteEntryNotFoundError):
+        raise ModelFileError(f"{repo}: a file the repo lists cannot be fetched ({_first_line(exc)})") from None
+    if isinstance(exc, HFValidationError):
+        raise BadValueError(f"{repo!r} is not a valid Hugging Face repo name ({_first_line(exc)})") from None
+    if isinstance(exc, HfHubHTTPError):
+        raise ModelFileError(f"{repo}: the Hugging Face Hub answered {_first_line(exc)}") from None
+
+
+class MissingRepoError(UsageProblem, LookupError):
+    def __init__(self, repo: str) -> None:
+        self.repo = repo
+        super().__init__(f"no Hugging Face repo {repo!r} (or it is private: set HF_TOKEN), and no such local path")
+
+
+class NoNetworkError(ModelFileError):
+    pass
+
+
+def _first_line(exc: BaseException) -> str:
+    text = " ".join(str(exc).split())
+    return text[:200]
+
+
+def _no_network(repo: str, exc: BaseException | None) -> NoNetworkError:
+    why = "HF_HUB_OFFLINE is set" if _offline() else f"cannot reach the Hugging Face Hub at {_endpoint()}"
+    return NoNetworkError(
+        f"{repo}: {why} and this repo was never read here; connect and retry once (it is cached after), "
+        "or give a local model folder or .gguf file (they work offline)"
+    )
+
+
+# ------------------------------------------------------------------------------------------- the cache
+
+
+def _cache_root() -> Path | None:
+    """``$HF_HOME/sizer/hub``, created 0700; None (no cache) if it is not a directory this user owns."""
+    root = Path(_hf_home()) / "sizer" / "hub"
+    try:
+        root.mkdir(mode=0o700, parents=True, exist_ok=True)
+        for folder in (root.parent, root):
+            st = os.lstat(folder)
+            if not stat.S_ISDIR(st.st_mode) or st.st_uid != os.getuid():
+                return None
+    except OSError:
+        return None
+    return root
+
+
+def _cache_read(name: str, limit: int) -> bytes | None:
+    root = _cache_root()
+    if root is None:
+        return None
+    try:
+        fd = os.open(root / name, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0))
+    except OSError:
+        return None
+    with os.fdopen(fd, "rb") as fh:
+        st = os.fstat(fh.fileno())
+        if not stat.S_ISREG(st.st_mode) or st.st_uid != os.getuid() or st.st_size > limit:
+            return None
+        return fh.read(limit)
+
+
+def _cache_write(name: str, data: bytes) -> None:
+    root = _cache_root()
+    if root is None:
+        return
+    try:
+        fd, tmp = tempfile.mkstemp(dir=root, prefix=".tmp-")
+        try:
+            with os.fdopen(fd, "wb") as fh:
+                fh.write(data)
+            os.replace(tmp, root / name)
+        except BaseException:
+            os.unlink(tmp)
+            raise
+    except OSError:
+        pass  # a cache that cannot be written only costs a re-read
+
+
+def _listing_name(repo: str, revision: str | None) -> str:
+    key = f"{repo.lower()}@{revision or 'main'}"
+    return "listing-" + hashlib.sha256(key.encode()).hexdigest()[:40] + ".json"
+
+
+def _header_name(blob: str) -> str:
+    return f"header-{blob}.bin"
+
+
+# ------------------------------------------------------------------------------------------- reading
+
+
+def _listing(repo: str, revision: str | None) -> _Listing:
+    """The repo's files with sizes and content hashes at `revision`; from the cache when offline."""
+    if not _offline():
+        network = _network_errors()
+        try:
+            with _hub_errors(repo, revision):
+                hub = _hub()  # a bounded wait: a network that drops packets must not hang sizer
+                info = hub.HfApi().model_info(repo, revision=revision, files_metadata=True,
+                                              timeout=hub.constants.HF_HUB_ETAG_TIMEOUT)
+        except network:
+            pass
+        else:
+            files: dict[str, tuple[int, str]] = {}
+            for s in info.siblings or ():
+                lfs = getattr(s, "lfs", None)
+                blob = (lfs.sha256 if lfs is not None else None) or s.blob_id or ""
+                files[s.rfilename] = (int(s.size or (lfs.size if lfs is not None else 0) or 0), str(blob))
+            listing = _Listing(str(info.sha or revision or "main"), files, bool(info.gated))
+            record: Any = {"repo": repo, "commit": listing.commit, "gated": listing.gated,
+                      "files": {k: list(v) for k, v in files.items()}}
+            _cache_write(_listing_name(repo, revision), json.dumps(record).encode())
+            if revision is None or revision != listing.commit:
+                _cache_write(_listing_name(repo, listing.commit), json.dumps(record).encode())
+            return listing
+    raw = _cache_read(_listing_name(repo, revision), _MAX_LISTING_BYTES)
+    try:
+        record = json.loads(raw) if raw else None
+        files = {str(k): (int(v[0]), str(v[1])) for k, v in record["files"].items()}
+        return _Listing(str(record["commit"]), files, bool(record.get("gated")), from_cache=True)
+    except (TypeError, ValueError, KeyError, IndexError, AttributeError):
+        raise _no_network(repo, None) from None
+
+
+def _download_json(repo: str, listing: _Listing, filename: str, limit: int) -> Any:
+    """A small JSON file through hf_hub_download (the Hub cache keeps it); a copy in sizer's cache, keyed
+    by the file's blob id, answers a re-read without importing the client."""
+    blob = listing.files.get(filename, (0, ""))[1]
+    name = f"json-{blob}.json" if _BLOB.match(blob) else None
+    raw = _cache_read(name, limit) if name and listing.from_cache else None
+    if raw is None:
+        try:
+            with _hub_errors(repo, listing.commit):
+                path = _hub().hf_hub_download(repo, filename, revision=listing.commit)
+        except _network_errors():
+            raise _no_network(repo, None) from None
+        value = read_json(path, limit)
+        if name:
+            _cache_write(name, json.dumps(value).encode())
+        return value
+    try:
+        return json.loads(raw)
+    except ValueError:
+        raise ModelFileError(f"hf://{repo}/{filename}: cached copy is not valid JSON") from None
+
+
+class _Ranged:
+    """Ranged reads of one file, bounded, recording the bytes read (for the header cache)."""
+
+    def __init__(self, repo: str, listing: _Listing, filename: str) -> None:
+        self.repo, self.filename, self.commit = repo, filename, listing.commit
+        self.size, self.blob = listing.files[filename]
+        self.name = f"hf://{repo}/{filename}"
+        self.held = b""
+
+    def cached(self) -> bytes:
+        if not _BLOB.match(self.blob):
+            return b""
+        raw = _cache_read(_header_name(self.blob), 1 << 30)
+        if not raw or raw[:4] != _CACHE_FORMAT or int.from_bytes(raw[4:12], "little") != self.size:
+            return b""
+        self.held = raw[12:]
+        return self.held
+
+    def fetch(self, start: int, end: int) -> bytes:
+        """Bytes [start, end) of the file: a stream read no further than asked."""
+        if start != len(self.held):
+            raise ModelFileError(f"{self.name}: non-contiguous read at {start}")
+        if end <= start:
+            return b""
+        if _offline():
+            raise _no_network(self.repo, None)
+        hub = _hub()
+        get_session, hf_raise_for_status = hub.get_session, hub.hf_raise_for_status
+        url = hub.hf_hub_url(self.repo, self.filename, revision=self.commit)
+        headers = {**hub.utils.build_hf_headers(), "Range": f"bytes={start}-{end - 1}", "Accept-Encoding": "identity"}
+        chunks, got = [], 0
+        try:
+            with _hub_errors(self.repo, None), get_session().stream(
+                "GET", url, headers=headers, timeout=hub.constants.HF_HUB_DOWNLOAD_TIMEOUT
+            ) as response:
+                if response.status_code >= 400:
+                    response.read()
+                    hf_raise_for_status(response)
+                if response.status_code != 206 and start > 0:
+                    raise ModelFileError(f"{self.name}: the server ignored the byte range (HTTP {response.status_code})")
+                for chunk in response.iter_bytes():
+                    chunks.append(chunk)
+                    got += len(chunk)
+                    if got >= end - start:
+                        break
+        except _network_errors():
+            raise _no_network(self.repo, None) from None
+        data = b"".join(chunks)[: end - start]
+        self.held += data
+        return data
+
+    def store(self) -> None:
+        if _BLOB.match(self.blob):
+            _cache_write(_header_name(self.blob), _CACHE_FORMAT + self.size.to_bytes(8, "little") + self.held)
+
+
+def _safetensors_header(reader: _Ranged) -> tuple[StoredTensor, ...]:
+    held = reader.cached()
+    from_cache = len(held) >= 8 and len(held) >= 8 + int.from_bytes(held[:8], "little")
+    if len(held) < 8:
+        reader.fetch(0, min(reader.size, FIRST_READ_BYTES))
+    length = header_length(reader.name, reader.held[:8], reader.size)
+    if len(reader.held) < 8 + length:
+        reader.fetch(len(reader.held), 8 + length)
+    tensors = parse_file_header(reader.name, reader.held[8 : 8 + length], reader.size)
+    if not from_cache:
+        reader.held = reader.held[: 8 + length]
+        reader.store()
+    return tensors
+
+
+def _gguf_header(reader: _Ranged) -> tuple[str, dict[str, Any], list[GgufTensor], int]:
+    held = reader.cached()
+    first = held or reader.fetch(0, min(reader.size, FIRST_READ_BYTES))
+    before = len(reader.held)
+    metadata, tensors = parse_gguf_header(reader.name, reader.size, reader.fetch, first)
+    if not held or len(reader.held) > before:
+        reader.store()
+    return reader.name, metadata, tensors, reader.size
+
+
+def _parallel(func: Callable[[_Ranged], Any], readers: list[_Ranged]) -> list[Any]:
+    if len(readers) == 1:
+        return [func(readers[0])]
+    with ThreadPoolExecutor(min(_THREADS, len(readers))) as pool:
+        return list(pool.map(func, readers))
+
+
+# ------------------------------------------------------------------------------------------- GGUF repos
+
+
+def gguf_quant_label(path: str) -> str | None:
+    """``Qwen3-8B-Q4_K_M.gguf`` -> ``Q4_K_M``; the split suffix is ignored; None when there is none."""
+    stem = os.path.basename(path)
+    stem = _SPLIT.sub("", stem)
+    stem = stem[:-5] if stem.lower().endswith(".gguf") else stem
+    match = _QUANT_LABEL.search(stem)
+    return match["label"].upper() if match else None
+
+
+def _gguf_groups(files: dict[str, tuple[int, str]]) -> dict[str, list[str]]:
+    """Quant label -> the files of that quant (one file, or every shard of a split), mmproj left out."""
+    groups: dict[str, list[str]] = {}
+    for path in sorted(files):
+        base = os.path.basename(path).lower()
+        if not base.endswith(".gguf") or base.startswith("mmproj") or "mmproj" in base:
+            continue
+        label = gguf_quant_label(path) or os.path.basename(path)[:-5]
+        groups.setdefault(label, []).append(path)
+    return groups
+
+
+def _pick_gguf(repo: str, files: dict[str, tuple[int, str]], quant: str | None) -> tuple[str, list[str]]:
+    groups = _gguf_groups(files)
+
+    def listing() -> str:
+        return ", ".join(
+            f"{label} ({sum(files[f][0] for f in paths) / 1e9:.1f} GB)" for label, paths in sorted(groups.items())
+        )
+
+    if quant is None:
+        raise BadValueError(
+            f"{repo} holds several GGUF quants; pick one as {repo}:QUANT or with --quant: {listing()}"
+        )
+    wanted = quant.upper()
+    hits = [label for label in groups if label.upper() == wanted]
+    if not hits:
+        hits = [label for label in groups if label.upper().endswith(wanted) or wanted in label.upper().split("-")]
+    if len(hits) != 1:
+        raise UnknownNameError(f"quant in {repo}", quant, sorted(groups)) if not hits else BadValueError(
+            f"{repo}: quant {quant!r} matches {', '.join(hits)}; give one of them"
+        )
+    paths = groups[hits[0]]
+    split = [p for p in paths if _SPLIT.search(p)]
+    if split:
+        count = int(_SPLIT.search(split[0])["count"])  # type: ignore[index]
+        if len(split) != count or len(paths) != count:
+            raise ModelFileError(f"{repo}: {hits[0]} is split in {count} files but the repo lists {len(split)}")
+        paths = sorted(split, key=lambda p: int(_SPLIT.search(p)["no"]))  # type: ignore[index]
+    elif len(paths) > 1:
+        raise ModelFileError(f"{repo}: several files hold {hits[0]}: {', '.join(paths[:4])}; give a local path")
+    return hits[0], paths
+
+
+# ------------------------------------------------------------------------------------------- entry point
+
+
+_read: dict[tuple[str, str, bool, str, str | None, str | None], HubModel] = {}
+
+
+def load_from_hub(repo_id: str, revision: str | None = None, quant: str | None = None) -> HubModel:
+    """Read ``org/name`` header-only: a safetensors repo (config + shard headers) or a GGUF repo
+    (``quant`` picks the file type; a split file is read whole). Within one process a repo is read
+    once (``fit --quant all`` sizes it many times)."""
+    key = (_endpoint(), _hf_home(), _offline(), repo_id, revision, quant.upper() if quant else None)
+    hit = _read.get(key)
+    if hit is None:
+        hit = _read[key] = _load(repo_id, revision, quant)
+        if len(_read) > 32:
+            _read.pop(next(iter(_read)))
+    return hit
+
+
+def _load(repo_id: str, revision: str | None, quant: str | None) -> HubModel:
+    listing = _listing(repo_id, revision)
+    files = listing.files
+    top_st = [f for f in files if "/" not in f and f.endswith(".safetensors")]
+    ggufs = _gguf_groups(files)
+    if top_st and not (quant and ggufs):
+        return _load_safetensors(repo_id, listing, top_st)
+    if ggufs:
+        if quant is None and len(ggufs) == 1:
+            quant = next(iter(ggufs))
+        return _load_gguf(repo_id, listing, quant)
+    names = ", ".join(sorted(files)[:6]) or "no files"
+    raise ModelFileError(
+        f"{repo_id} has no .safetensors or .gguf weights sizer can read (it holds {names}"
+        f"{'...' if len(files) > 6 else ''})"
+    )
+
+
+def _config(repo: str, listing: _Listing, tensors_given: bool) -> tuple[dict[str, Any] | None, HfConfig | None, list[str]]:
+    if "config.json" not in listing.files:
+        return None, None, [f"{repo} has no config.json: the KV cache cannot be sized from it"]
+    config = _download_json(repo, listing, "config.json", 16 << 20)
+    if not isinstance(config, dict):
+        raise ModelFileError(f"hf://{repo}/config.json: not a JSON object")
+    try:
+        return config, architecture_from_config(config, f"hf://{repo}/config.json"), []
+    except ModelFileError as exc:
+        if not tensors_given:
+            raise
+        return config, None, [f"{exc} (tensor bytes are exact; the KV cache cannot be sized)"]
+
+
+def _shards(repo: str, listing: _Listing, top: list[str]) -> tuple[list[str], dict[str, str] | None]:
+    indexes = sorted(f for f in listing.files if "/" not in f and f.endswith(".safetensors.index.json"))
+    if indexes:
+        index_file = "model.safetensors.index.json" if "model.safetensors.index.json" in indexes else indexes[0]
+        index = _download_json(repo, listing, index_file, MAX_INDEX_BYTES)
+        weight_map = index.get("weight_map") if isinstance(index, dict) else None
+        if not isinstance(weight_map, dict) or not all(isinstance(v, str) for v in weight_map.values()):
+            raise ModelFileError(f"hf://{repo}/{index_file}: no weight_map of tensor name -> shard file")
+        shards = sorted(set(weight_map.values()))
+        missing = [s for s in shards if s not in listing.files]
+        if missing:
+            raise ModelFileError(f"hf://{repo}/{index_file}: the index lists shards the repo lacks: {', '.join(missing[:3])}")
+        return shards, weight_map
+    shards = [f for f in top if _SHARD.search(f)]
+    named = [f for f in top if f.startswith("model")]  # Mistral repos also ship consolidated.safetensors
+    return sorted(shards or named or top), None
+
+
+def _load_safetensors(repo: str, listing: _Listing, top: list[str]) -> HubModel:
+    shards, weight_map = _shards(repo, listing, top)
+    readers = [_Ranged(repo, listing, s) for s in shards]
+    with _hub_errors(repo, listing.commit):
+        headers = _parallel(_safetensors_header, readers)
+    stored: list[StoredTensor] = []
+    held: dict[str, str] = {}
+    for shard, tensors in zip(shards, headers, strict=True):
+        for t in tensors:
+            if t.name in held:
+                raise ModelFileError(f"hf://{repo}/{shard}: tensor {t.name!r} is also in {held[t.name]}")
+            held[t.name] = shard
+            stored.append(t)
+    if weight_map is not None:
+        for name, shard in weight_map.items():
+            if held.get(name) != shard:
+                raise ModelFileError(f"hf://{repo}: the index puts {name!r} in {shard}, but that shard does not hold it")
+    config, hf, warnings = _config(repo, listing, tensors_given=True)
+    records = group_scales(stored)
+    arch = hf.architecture if hf else None
+    if hf is not None:
+        warnings.extend(hf.warnings)
+    hint = (hf.quant_hint if hf else None) or quant_hint_from_tensors(records)
+    tensors = from_safetensors(records, arch, config)
+    notes = _set_apart(tensors)
+    checkpoint = describe_quantization(config or {}, records)
+    if checkpoint:
+        notes.insert(0, f"checkpoint format: {checkpoint}")
+    file_bytes = sum(listing.files[s][0] for s in shards)
+    source = f"hf://{repo}"
+    imported = ImportedModel(source, arch, tensors, hint, file_bytes, tuple(warnings))
+    return HubModel(imported, repo, listing.commit, "safetensors", tuple(shards), checkpoint, tuple(notes),
+                    listing.from_cache, f"{_endpoint()}/{repo}")
+
+
+def _load_gguf(repo: str, listing: _Listing, quant: str | None) -> HubModel:
+    from sizer.model.importers._gguf_arch import architecture_from_gguf, file_type_quant_id
+
+    label, paths = _pick_gguf(repo, listing.files, quant)
+    readers = [_Ranged(repo, listing, p) for p in paths]
+    with _hub_errors(repo, listing.commit):
+        shards = _parallel(_gguf_header, readers)
+    gguf = join_shards(shards)
+    source = f"hf://{repo}/{paths[0]}"
+    arch, warnings = architecture_from_gguf(gguf.metadata, gguf.tensors, source)
+    tensors = from_gguf(gguf, arch)
+    imported = ImportedModel(source, arch, tensors, file_type_quant_id(gguf.metadata), gguf.file_bytes,
+                             tuple(warnings))
+    notes = [f"GGUF {label}: {len(paths)} file{'s' if len(paths) > 1 else ''} ({', '.join(paths[:3])}"
+             f"{'...' if len(paths) > 3 else ''})"]
+    notes += _set_apart(tensors)
+    return HubModel(imported, repo, listing.commit, "gguf", tuple(paths), f"GGUF {label}", tuple(notes),
+                    listing.from_cache, f"{_endpoint()}/{repo}")
+
+
+def _set_apart(tensors: tuple[Any, ...]) -> list[str]:
+    """What the checkpoint stores besides the text model: MTP layers, vision tower, in words."""
+    notes = []
+    mtp = sum(qt.weights_bytes for qt in tensors if qt.tensor.is_mtp)
+    if mtp:
+        notes.append(f"MTP layers stored in the checkpoint: {mtp:,} bytes, not loaded by default (memory.mtp_weights_bytes)")
+    vision = sum(qt.weights_bytes for qt in tensors if qt.tensor.kind == "vision")
+    if vision:
+        notes.append(f"vision tower / projector stored in the checkpoint: {vision:,} bytes, counted in the weights "
+                     "(engines load it unless started text-only)")
+    return notes

@@ -36,6 +36,8 @@ __all__ = [
     "StoredTensor",
     "WeightRecord",
     "group_scales",
+    "header_length",
+    "parse_file_header",
     "read_index",
     "read_safetensors",
 ]
@@ -168,17 +170,30 @@ def read_safetensors(path: str | os.PathLike[str]) -> tuple[StoredTensor, ...]:
             size = os.fstat(fh.fileno()).st_size
             if size < 8:
                 raise _error(path, f"{size} bytes is too small for a safetensors file")
-            (length,) = struct.unpack("<Q", fh.read(8))
-            if length > MAX_HEADER_BYTES:
-                raise _error(path, f"header length {length} exceeds the {MAX_HEADER_BYTES}-byte limit")
-            if length > size - 8:
-                raise _error(path, f"header length {length} runs past the end of the file ({size} bytes)")
+            length = header_length(path, fh.read(8), size)
             raw = fh.read(length)
     except OSError as exc:
         raise _error(path, exc.strerror or str(exc)) from None
+    return parse_file_header(path, raw, size)
+
+
+def header_length(path: str, first8: bytes, size: int) -> int:
+    """The header length a file of ``size`` bytes declares in its first 8 bytes, checked."""
+    if size < 8 or len(first8) < 8:
+        raise _error(path, f"{size} bytes is too small for a safetensors file")
+    (length,) = struct.unpack("<Q", first8[:8])
+    if length > MAX_HEADER_BYTES:
+        raise _error(path, f"header length {length} exceeds the {MAX_HEADER_BYTES}-byte limit")
+    if length > size - 8:
+        raise _error(path, f"header length {length} runs past the end of the file ({size} bytes)")
+    return int(length)
+
+
+def parse_file_header(path: str, raw: bytes, size: int) -> tuple[StoredTensor, ...]:
+    """The tensors of a file of ``size`` bytes whose JSON header is ``raw`` (local or read by range)."""
     if not raw.startswith(b"{"):
         raise _error(path, "header does not start with '{'")
-    return parse_header(path, raw, size - 8 - length)
+    return parse_header(path, raw, size - 8 - len(raw))
 
 
 def read_index(path: str | os.PathLike[str]) -> tuple[tuple[StoredTensor, ...], tuple[str, ...]]:
