@@ -54,7 +54,7 @@ def hostile_results(tmp_path_factory: pytest.TempPathFactory) -> tuple[dict[str,
 
 
 @pytest.mark.parametrize("case", CASES, ids=[c.name for c in CASES])
-def test_hostile_input_gives_a_clean_error(hostile_results, case) -> None:  # type: ignore[no-untyped-def]
+def test_hostile_input_gives_a_clean_error(hostile_results, case) -> None:
     results, _ = hostile_results
     result = results[case.name]
     assert result["code"] in case.codes, result
@@ -64,7 +64,7 @@ def test_hostile_input_gives_a_clean_error(hostile_results, case) -> None:  # ty
     assert result["seconds"] < 5.0, result
 
 
-def test_nothing_is_written_outside_the_cache_folder(hostile_results) -> None:  # type: ignore[no-untyped-def]
+def test_nothing_is_written_outside_the_cache_folder(hostile_results) -> None:
     _, base = hostile_results
     allowed = (base / "files", base / "home" / ".cache" / "sizer")
     written = [p for p in base.rglob("*")

@@ -276,6 +276,7 @@ def test_a_card_that_cannot_help_tensor_parallel_is_left_idle() -> None:
     short = [d for d in gpu_rows(big) if d.free_bytes < 0]
     assert short and all(d.free_bytes >= min(x.free_bytes for x in short) for d in gpu_rows(big))
     worst = min(gpu_rows(big), key=lambda d: d.free_bytes)
+    assert big.binding_constraint is not None
     assert worst.device.split(": ", 1)[-1] in big.binding_constraint
 
 

@@ -96,7 +96,7 @@ def test_format_tokens_round_trips(tokens: int) -> None:
     [(parse_token_count, "1025M"), (parse_token_count, "1e12"), (parse_param_count, "1e16"),
      (parse_param_count, "1e29"), (parse_memory_bytes, "2e9TB")],
 )
-def test_counts_beyond_a_physical_bound_are_refused(parse, text) -> None:  # type: ignore[no-untyped-def]
+def test_counts_beyond_a_physical_bound_are_refused(parse, text) -> None:
     with pytest.raises(BadValueError, match="too large"):
         parse(text)
 
