@@ -1,7 +1,7 @@
 """The `sizer` command: the root group, its global options, and the one place errors become exit codes.
 
-Exit codes: 0 done, 1 invalid catalog or input file, 2 usage error (unknown name, bad value),
-3 internal error (one line; `--debug` or SIZER_DEBUG=1 shows the traceback).
+Exit codes: 0 done, 1 invalid catalog or input file (or a path that cannot be read or written), 2 usage
+error (unknown name, bad value), 3 internal error (one line; `--debug` or SIZER_DEBUG=1 shows the traceback).
 
 Command groups live in `sizer.commands.*` and load on first use (see COMMANDS), so `sizer gpus
 list` never imports the code behind `sizer fit`.
@@ -101,6 +101,11 @@ class SizerGroup(click.Group):
             if _debug(ctx):
                 raise
             raise _InputFailure(str(exc)) from exc
+        except OSError as exc:  # a path that cannot be read or written (a folder, a full disk, no access)
+            if _debug(ctx):
+                raise
+            where = f"{exc.filename}: " if exc.filename else ""
+            raise _InputFailure(f"{where}{exc.strerror or exc}; check the path") from exc
         except Exception as exc:
             if _debug(ctx):
                 raise
@@ -130,6 +135,16 @@ class SizerGroup(click.Group):
 def cli(ctx: click.Context, catalog_paths: tuple[str, ...], debug: bool) -> None:
     """What hardware it takes to run an open-weight LLM, how to lay it out, and how fast it will be."""
     ctx.obj = CliState(catalog_paths=catalog_paths, debug=debug)
+    ctx.call_on_close(_cache_warning)
+
+
+def _cache_warning() -> None:
+    """One line on stderr when sizer's cache folder was found unsafe and not used."""
+    from sizer.catalog.yamlcache import take_warning
+
+    message = take_warning()
+    if message:
+        click.echo(f"warning: {message}", err=True)
 
 
 def main() -> None:

@@ -37,13 +37,16 @@ class UsageProblem(SizerError):
 class UnknownNameError(UsageProblem, LookupError):
     """No catalog entry of this kind has this name."""
 
-    def __init__(self, kind: str, name: str, suggestions: Sequence[str] = ()) -> None:
+    def __init__(self, kind: str, name: str, suggestions: Sequence[str] = (), listing: str | None = None) -> None:
         self.kind = kind
         self.name = name
         self.suggestions = tuple(suggestions)
-        message = f"unknown {kind} {name!r}"
+        shown = repr(name) if len(name) <= 80 else f"{name[:60]!r}... ({len(name):,} characters)"
+        message = f"unknown {kind} {shown}"
         if self.suggestions:
             message += f"; did you mean: {', '.join(self.suggestions)}?"
+        elif listing:
+            message += f"; `{listing}` shows every one"
         super().__init__(message)
 
 

@@ -15,6 +15,7 @@ import re
 from dataclasses import dataclass
 
 from sizer.errors import BadValueError
+from sizer.limits import MAX_CONTEXT_TOKENS, MAX_GPUS_PER_NODE, MAX_PARAMS
 
 __all__ = [
     "GIB",
@@ -29,6 +30,7 @@ __all__ = [
 ]
 
 GIB = 2**30
+MAX_MEMORY_BYTES = 2**60  # 1 EiB: far above any machine
 
 _NUMBER = r"(\d+(?:\.\d*)?|\.\d+)(?:[eE]([+-]?\d+))?"
 _QUANTITY = re.compile(rf"^\s*{_NUMBER}\s*([A-Za-z]*)\s*$")
@@ -53,7 +55,9 @@ _MEMORY_SUFFIX = {
 }
 
 
-def _parse(text: str, suffixes: dict[str, int], what: str, example: str) -> int:
+def _parse(text: str, suffixes: dict[str, int], what: str, example: str, maximum: int) -> int:
+    if len(str(text)) > 100:
+        raise BadValueError(f"{what} is {len(str(text))} characters long: not a number (examples: {example})")
     match = _QUANTITY.match(str(text))
     if not match:
         raise BadValueError(f"{what} {text!r} is not a number (examples: {example})")
@@ -66,8 +70,8 @@ def _parse(text: str, suffixes: dict[str, int], what: str, example: str) -> int:
         value = float(f"{mantissa}e{exponent or 0}") * scale
     except OverflowError:
         value = math.inf
-    if not math.isfinite(value) or value > 1e30:
-        raise BadValueError(f"{what} {text!r} is too large")
+    if not math.isfinite(value) or value > maximum:
+        raise BadValueError(f"{what} {text!r} is too large (at most {maximum:.3g})")
     if value <= 0:
         raise BadValueError(f"{what} {text!r} must be positive")
     rounded = round(value)
@@ -78,17 +82,17 @@ def _parse(text: str, suffixes: dict[str, int], what: str, example: str) -> int:
 
 def parse_token_count(text: str) -> int:
     """`32k` -> 32768, `128K` -> 131072, `1M` -> 1048576, `32768` -> 32768."""
-    return _parse(text, _TOKEN_SUFFIX, "token count", "32k, 128K, 1M, 32768")
+    return _parse(text, _TOKEN_SUFFIX, "token count", "32k, 128K, 1M, 32768", MAX_CONTEXT_TOKENS)
 
 
 def parse_param_count(text: str) -> int:
     """`1T` -> 10**12, `37B` -> 37 * 10**9, `7.6e9` -> 7_600_000_000."""
-    return _parse(text, _PARAM_SUFFIX, "parameter count", "1T, 37B, 7.6e9")
+    return _parse(text, _PARAM_SUFFIX, "parameter count", "1T, 37B, 7.6e9", MAX_PARAMS)
 
 
 def parse_memory_bytes(text: str) -> int:
     """`768` (GB) / `768GB` -> 768 * 10**9, `512GiB` -> 512 * 2**30, `1.5TB` -> 1.5 * 10**12 bytes."""
-    return _parse(text, _MEMORY_SUFFIX, "memory size", "768, 768GB, 512GiB, 1.5TB")
+    return _parse(text, _MEMORY_SUFFIX, "memory size", "768, 768GB, 512GiB, 1.5TB", MAX_MEMORY_BYTES)
 
 
 def parse_ram_spec(text: str) -> tuple[int, str | None]:
@@ -137,8 +141,10 @@ def parse_gpu_spec(text: str) -> GpuSpec:
     name = name.strip()
     if not name:
         raise BadValueError(f"GPU {text!r} has no name (expected NAME[:COUNT], e.g. h100:8)")
-    if not count_text.strip().isdigit() or int(count_text) < 1:
+    count_text = count_text.strip()
+    if not count_text.isdigit() or len(count_text) > 9 or not 1 <= int(count_text) <= MAX_GPUS_PER_NODE:
         raise BadValueError(
-            f"GPU count in {text!r} must be a whole number >= 1 (expected NAME[:COUNT], e.g. h100:8)"
+            f"GPU count in {text[:80]!r} must be a whole number from 1 to {MAX_GPUS_PER_NODE} per node "
+            "(expected NAME[:COUNT], e.g. h100:8; --nodes for more nodes)"
         )
     return GpuSpec(name, int(count_text))

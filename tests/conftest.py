@@ -34,6 +34,10 @@ def _isolated_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     """No user overlay, debug flag or cache from the developer's machine leaks into a test."""
     for name in _USER_ENV:
         monkeypatch.delenv(name, raising=False)
+    from sizer.catalog import yamlcache
+
+    monkeypatch.setattr(yamlcache, "_warning", None)  # a refused cache folder of a previous test
+    monkeypatch.setattr(yamlcache, "_warned", False)
     home = tmp_path / "home"
     for name, sub in (
         ("HOME", ""),

@@ -6,6 +6,7 @@ The truth each test compares with is a catalog validated from the YAML files in 
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import shutil
@@ -251,20 +252,51 @@ DAMAGES = {
 }
 
 
+def _sign(body: str) -> str:
+    """A cache file as sizer writes it: the sha256 of the body, then the body."""
+    return f"sizer-cache sha256={hashlib.sha256(body.encode()).hexdigest()}\n{body}"
+
+
+@pytest.mark.parametrize("signed", [False, True], ids=["edited", "edited and re-signed"])
 @pytest.mark.parametrize("damage", DAMAGES, ids=list(DAMAGES))
 def test_a_damaged_or_foreign_cache_is_ignored_and_rewritten(
-    builtin: Path, monkeypatch: pytest.MonkeyPatch, damage: str
+    builtin: Path, monkeypatch: pytest.MonkeyPatch, damage: str, signed: bool
 ) -> None:
+    """Edited without its checksum: the checksum catches it. Edited with the checksum recomputed:
+    the decoder still refuses what it cannot rebuild exactly."""
     load_catalog()
     path = _cache_file()
     good = path.read_text(encoding="utf-8")
-    path.write_text(DAMAGES[damage](good), encoding="utf-8")
+    signature, body = good.split("\n", 1)
+    assert _sign(body) == good
+    damaged = DAMAGES[damage](body)
+    path.write_text(_sign(damaged) if signed else f"{signature}\n{damaged}", encoding="utf-8")
     key = cache.key()
     assert key is not None and cache.load(key, KIND_MODELS) is None
     clear_cache()
     _assert_same_catalog(load_catalog(), _validated())
     assert path.read_text(encoding="utf-8") == good  # rewritten by the validated build
     _assert_same_catalog(_load_stored(monkeypatch), _validated())
+
+
+@pytest.mark.parametrize("edit", ["h100 memory 7920 GiB", "entries emptied"])
+def test_an_edited_body_is_never_served(builtin: Path, edit: str) -> None:
+    """Issue 10: editing a figure in the cache made `fit` trust it; emptying entries made every model
+    unknown. An edited body fails its checksum: the catalog is validated again from the YAML."""
+    load_catalog()
+    path = _cache_file()
+    signature, body = path.read_text(encoding="utf-8").split("\n", 1)
+    header, entries = body.split("\n", 1)
+    data = json.loads(entries)
+    if edit == "entries emptied":
+        data["entries"] = {kind: [] for kind in data["entries"]}
+    else:
+        first = data["entries"]["accelerator"][0][2]
+        index = 1 + list(Accelerator.model_fields).index("memory_gib_usable")
+        first[index] = 7920.0
+    path.write_text(f"{signature}\n{header}\n{json.dumps(data)}", encoding="utf-8")
+    clear_cache()
+    _assert_same_catalog(load_catalog(), _validated())
 
 
 def test_a_cache_file_of_another_user_is_ignored(builtin: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -320,3 +352,66 @@ def test_overlays_are_validated_on_every_run(
     assert (issue.file, issue.line, issue.field_path) == (str(overlay), 2, "price_usd")
     with pytest.raises(CatalogError):
         load_catalog([overlay])
+
+
+# ------------------------------------------------------------------ the cache folder cannot be turned
+def _run_sizer(env: dict[str, str], *args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
+    base = {k: v for k, v in os.environ.items() if not k.startswith(("SIZER_", "XDG_"))}
+    return subprocess.run([sys.executable, "-m", "sizer", *args], capture_output=True, text=True, timeout=60,
+                          env={**base, "PYTHONPATH": str(REPO), **env}, cwd=cwd)
+
+
+def test_a_planted_temporary_link_is_never_written_through(tmp_path: Path) -> None:
+    """The temporary file has a random name and is created exclusively: links planted under every name
+    the old code would use (`catalog-N.json.<pid>.tmp`) are left alone, as is the file they point to."""
+    cache_home = tmp_path / "cache"
+    folder = cache_home / "sizer"
+    folder.mkdir(parents=True, mode=0o700)
+    victim = tmp_path / "victim.txt"
+    victim.write_text("precious\n")
+    for pid in range(2, 1000):
+        (folder / f"catalog-{cache._FORMAT}.json.{pid}.tmp").symlink_to(victim)
+    result = _run_sizer({"XDG_CACHE_HOME": str(cache_home)}, "gpus", "list", "-f", "csv")
+    assert result.returncode == 0, result.stderr
+    assert victim.read_text() == "precious\n"
+    stored = folder / f"catalog-{cache._FORMAT}.json"
+    assert stored.is_file() and not stored.is_symlink()
+
+
+@pytest.mark.parametrize("setup", ["mode 0777", "a link to a folder", "a file", "another owner"])
+def test_an_unsafe_cache_folder_is_not_used_and_said_once(tmp_path: Path, setup: str) -> None:
+    cache_home = tmp_path / "cache"
+    cache_home.mkdir()
+    folder = cache_home / "sizer"
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir(mode=0o700)
+    if setup == "mode 0777":
+        folder.mkdir()
+        folder.chmod(0o777)
+    elif setup == "a link to a folder":
+        folder.symlink_to(elsewhere)
+    elif setup == "a file":
+        folder.write_text("not a folder\n")
+    else:
+        if os.getuid() != 0:
+            pytest.skip("needs root to give the folder to another user")
+        folder.mkdir(mode=0o700)
+        os.chown(folder, 12345, 12345)
+    before = sorted(p.name for p in tmp_path.rglob("*"))
+    result = _run_sizer({"XDG_CACHE_HOME": str(cache_home)}, "gpus", "list", "-f", "csv")
+    assert result.returncode == 0, result.stderr
+    assert "nvidia-h100-sxm-80gb" in result.stdout
+    warnings = [line for line in result.stderr.splitlines() if "cache folder" in line]
+    assert len(warnings) == 1 and warnings[0].startswith("warning: ") and str(folder) in warnings[0]
+    assert sorted(p.name for p in tmp_path.rglob("*")) == before  # nothing written anywhere
+
+
+def test_a_relative_xdg_cache_home_is_ignored(tmp_path: Path) -> None:
+    """XDG base directory spec: a relative path is invalid and ignored; the default ~/.cache is used."""
+    home, work = tmp_path / "user", tmp_path / "work"
+    home.mkdir()
+    work.mkdir()
+    result = _run_sizer({"XDG_CACHE_HOME": "relative/cache", "HOME": str(home)}, "gpus", "list", cwd=work)
+    assert result.returncode == 0, result.stderr
+    assert list(work.iterdir()) == []
+    assert (home / ".cache" / "sizer" / f"catalog-{cache._FORMAT}.json").is_file()

@@ -59,6 +59,7 @@ def test_unified_memory_machines_have_no_separate_host() -> None:
 def test_capex_is_gpus_plus_host_plus_all_its_ram() -> None:
     """The host is priced without RAM; every GB of RAM is priced at the host type's dated DRAM price."""
     desktop = BY_ID["desktop"]
+    assert desktop.price_usd is not None and desktop.ram_usd_per_gb is not None
     build = Build(((RTX4090, 2),), 1, 192.0, None, desktop)
     cx = capex(build)
     assert cx.gpus_usd == 2 * RTX4090_USD
@@ -77,6 +78,7 @@ def test_options_replace_the_host_and_ram_estimates() -> None:
 
 def test_owned_parts_cost_nothing() -> None:
     ws = BY_ID["workstation"]
+    assert ws.ram_usd_per_gb is not None
     build = Build(((RTX3090, 3),), 1, 128.0, None, ws, owned_gpus=((RTX3090.id, 2),), owned_ram_gb=128.0,
                   owns_host=True)
     cx = capex(build)

@@ -23,7 +23,7 @@ PRICED = [
 ]
 
 
-def _entry(entry_id: str):  # type: ignore[no-untyped-def]
+def _entry(entry_id: str):
     for table in (CATALOG.accelerators, CATALOG.systems, CATALOG.hosts):
         if entry_id in table:
             return table[entry_id]
@@ -39,7 +39,7 @@ def test_every_price_has_a_date_and_a_source(entry_id: str, field: str) -> None:
 
 
 @pytest.mark.parametrize("host", list(CATALOG.hosts.values()), ids=lambda h: h.id)
-def test_host_slots_fit_its_lanes_and_its_ram_price_is_dated(host) -> None:  # type: ignore[no-untyped-def]
+def test_host_slots_fit_its_lanes_and_its_ram_price_is_dated(host) -> None:
     for layout in host.gpu_slots:
         assert len(layout.lanes) == layout.gpus
         assert layout.pcie_gen is not None or sum(layout.lanes) <= host.cpu_pcie_lanes
@@ -49,7 +49,7 @@ def test_host_slots_fit_its_lanes_and_its_ram_price_is_dated(host) -> None:  # t
 
 
 @pytest.mark.parametrize("price", list(CATALOG.cloud_prices.values()), ids=lambda c: c.id)
-def test_cloud_prices_name_a_catalog_gpu_with_a_dated_source(price) -> None:  # type: ignore[no-untyped-def]
+def test_cloud_prices_name_a_catalog_gpu_with_a_dated_source(price) -> None:
     assert price.accelerator in CATALOG.accelerators
     assert price.price_source.startswith("https://") and len(price.price_date) >= 7
     assert 0.05 < price.usd_per_gpu_hour < 20  # a GPU-hour, not a node-hour or a month
@@ -79,8 +79,9 @@ def test_host_ram_bandwidth_is_channels_times_the_dimm_rate(host_id: str, gb_s: 
 
 def test_dram_prices_follow_the_cited_figures() -> None:
     # Counterpoint (as reported): a 64 GB DDR5 RDIMM over US$900 in Q1 2026 (US$450 in Q4 2025)
-    assert CATALOG.hosts["workstation-wrx90"].ram_usd_per_gb == pytest.approx(900 / 64, abs=0.01)
-    assert CATALOG.hosts["workstation-wrx90"].ram_usd_per_gb > 2 * 5.0  # the pre-shortage ~US$5/GB
+    ram_usd_per_gb = CATALOG.hosts["workstation-wrx90"].ram_usd_per_gb
+    assert ram_usd_per_gb == pytest.approx(900 / 64, abs=0.01)
+    assert ram_usd_per_gb is not None and ram_usd_per_gb > 2 * 5.0  # the pre-shortage ~US$5/GB
 
 
 def test_issue_13_price_fixes() -> None:
@@ -153,7 +154,7 @@ def test_ram_type_picks_the_bandwidth_and_must_match_the_host() -> None:
         build_hardware(CATALOG, (("RTX 3090", 3),), host="desktop-am5")
 
 
-def test_cli_ram_type_and_host(run_cli) -> None:  # type: ignore[no-untyped-def]
+def test_cli_ram_type_and_host(run_cli) -> None:
     ok = run_cli("fit", "llama-3.1-8b", "--gpu", "RTX 3090", "--ram", "64GB:ddr4", "-f", "json")
     assert ok.exit_code == 0, ok.output
     assert any("51.2 GB/s" in a for a in json.loads(ok.stdout)["assumptions"])
@@ -174,7 +175,7 @@ def test_a_768_gb_build_pays_every_gb_at_the_dated_dram_price() -> None:
     assert cx.total_usd == pytest.approx(1599 + ws.price_usd + 768 * ws.ram_usd_per_gb)  # type: ignore[operator]
 
 
-def _overlay_catalog(tmp_path: Path):  # type: ignore[no-untyped-def]
+def _overlay_catalog(tmp_path: Path):
     """Three A10 rates (no built-in A10 rate): US$1.00 on demand (Jan), 0.60 spot (Mar), 0.80 on demand (Jun)."""
     rows = [("a10-jan", 1.00, "2026-01-10", "on_demand"), ("a10-mar", 0.60, "2026-03-01", "spot"),
             ("a10-jun", 0.80, "2026-06-01", "on_demand")]
@@ -201,7 +202,7 @@ def test_renting_is_gpus_times_rate_times_the_hours_generating(tmp_path: Path) -
     assert early.total_usd is None and early.missing == (a10.name,)
 
 
-def test_plan_shows_renting_next_to_buying(run_cli) -> None:  # type: ignore[no-untyped-def]
+def test_plan_shows_renting_next_to_buying(run_cli) -> None:
     result = run_cli("plan", "llama-3.1-8b", "--vendor", "nvidia", "--as-of", "2026-06-01", "--years", "1",
                      "--utilization", "0.5", "-f", "json")
     assert result.exit_code == 0, result.output
@@ -215,7 +216,7 @@ def test_plan_shows_renting_next_to_buying(run_cli) -> None:  # type: ignore[no-
 
 
 # -------------------------------------------------------------------------------- models list --gpu
-def test_models_list_gpu_shows_what_runs_there_above_the_quality_floor(run_cli) -> None:  # type: ignore[no-untyped-def]
+def test_models_list_gpu_shows_what_runs_there_above_the_quality_floor(run_cli) -> None:
     result = run_cli("models", "list", "--gpu", "RTX 4090", "--ram", "64GB", "-f", "json")
     assert result.exit_code == 0, result.output
     rows = {r["model"]: r for r in json.loads(result.stdout)}
@@ -225,7 +226,7 @@ def test_models_list_gpu_shows_what_runs_there_above_the_quality_floor(run_cli) 
     assert {r["best quant"] for r in rows.values()} <= allowed  # nothing below Q3_K_M unasked
 
 
-def test_models_list_on_a_laptop_gpu(run_cli) -> None:  # type: ignore[no-untyped-def]
+def test_models_list_on_a_laptop_gpu(run_cli) -> None:
     result = run_cli("models", "list", "--gpu", "RTX 4090 Laptop", "-f", "json")
     assert result.exit_code == 0, result.output
     rows = {r["model"]: r for r in json.loads(result.stdout)}
@@ -234,7 +235,7 @@ def test_models_list_on_a_laptop_gpu(run_cli) -> None:  # type: ignore[no-untype
     assert laptop.segment == "laptop" and laptop.memory_gb_marketed == 16 and laptop.price_usd is None
 
 
-def test_models_list_gpu_and_fits_here_are_exclusive(run_cli) -> None:  # type: ignore[no-untyped-def]
+def test_models_list_gpu_and_fits_here_are_exclusive(run_cli) -> None:
     assert run_cli("models", "list", "--gpu", "RTX 4090", "--fits-here").exit_code == 2
     assert run_cli("models", "list", "--ram", "64GB").exit_code == 2
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import time
 from pathlib import Path
+from typing import Any
 
 import gguf
 import numpy as np
@@ -66,7 +67,8 @@ def bf16_repo(folder: Path, shards: int = 3, config: dict[str, object] | None = 
     folder.mkdir(parents=True)
     (folder / "config.json").write_text(json.dumps(config or llama_config()))
     names = list(llama_shapes().items())
-    weight_map, total = {}, 0
+    weight_map: dict[str, str] = {}
+    total = 0
     for s in range(shards):
         part = dict(names[s::shards])
         fname = f"model-{s + 1:05d}-of-{shards:05d}.safetensors"
@@ -101,10 +103,11 @@ def hub(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
     assert not standin.refused, f"weights were downloaded: {standin.refused}"
 
 
-def fit_json(run_cli, *args: str) -> dict:
+def fit_json(run_cli, *args: str) -> dict[str, Any]:
     result = run_cli("fit", *args, "--format", "json")
     assert result.exit_code == 0, result.output + result.stderr
-    return json.loads(result.stdout)
+    data: dict[str, Any] = json.loads(result.stdout)
+    return data
 
 
 def test_sharded_bf16_repo_exact_bytes_params_and_kv(hub, tmp_path, run_cli):

@@ -111,7 +111,7 @@ def test_no_module_is_named_like_a_public_name() -> None:
 
 def test_the_top_level_holds_only_the_entry_points_and_shared_basics() -> None:
     top = sorted(m for m, p in MODULES.items() if m.count(".") == 1 and p.name != "__init__.py")
-    assert top == ["sizer.__main__", "sizer.calibrate", "sizer.cli", "sizer.errors", "sizer.units"]
+    assert top == ["sizer.__main__", "sizer.calibrate", "sizer.cli", "sizer.errors", "sizer.limits", "sizer.units"]
 
 
 def test_commands_do_not_import_the_cli_root() -> None:

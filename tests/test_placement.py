@@ -253,10 +253,31 @@ def test_mixed_cards_split_layers_in_proportion_to_memory() -> None:
     plus = run("deepseek-v4-flash", quant="bf16", gpus=(("H200", 4), ("RTX 3060", 1)), engine="llama.cpp",
                context_tokens=2048)
     assert big4.fits is True and plus.fits is True
-    # the same cards under vLLM's tensor parallel: every rank is sized as the smallest card
+    # the same cards under vLLM's tensor parallel: every rank holds the same share, the smallest card
+    # decides, and each card keeps its own capacity (so the one that is short is the one named)
     tp = run("llama-3.1-70b", quant="awq-int4-g128", gpus=(("RTX 5090", 1), ("RTX 4090", 1)), engine="vllm")
-    assert any("smallest" in w for w in tp.warnings)
-    assert len({d.capacity_bytes - d.activations_bytes - d.overhead_bytes for d in gpu_rows(tp)}) == 1
+    assert any("smallest (GeForce RTX 4090" in w for w in tp.warnings)
+    rows = gpu_rows(tp)
+    assert len({d.weights_bytes for d in rows}) == 1
+    assert rows[0].capacity_bytes > rows[1].capacity_bytes
+
+
+def test_a_card_that_cannot_help_tensor_parallel_is_left_idle() -> None:
+    """Issue 10: adding an RTX 3060 to an H100 turned a fit into a non-fit under vLLM and blamed the
+    H100. The 3060 is left idle (as a card that does not divide the heads is), said in a warning."""
+    alone = run("llama-3.3-70b", quant="q4_k_m", gpus=(("H100", 1),), engine="vllm")
+    mixed = run("llama-3.3-70b", quant="q4_k_m", gpus=(("H100", 1), ("RTX 3060", 1)), engine="vllm")
+    assert alone.fits is True and mixed.fits is True
+    assert [d.device for d in gpu_rows(mixed)] == [d.device for d in gpu_rows(alone)]
+    assert any("RTX 3060 12GB left idle" in w for w in mixed.warnings)
+    # nothing fits: the card named short is the one that is short, not the H100
+    big = run("llama-3.1-405b", quant="bf16", gpus=(("H100", 1), ("RTX 3060", 1)), engine="vllm")
+    assert big.fits is False
+    short = [d for d in gpu_rows(big) if d.free_bytes < 0]
+    assert short and all(d.free_bytes >= min(x.free_bytes for x in short) for d in gpu_rows(big))
+    worst = min(gpu_rows(big), key=lambda d: d.free_bytes)
+    assert big.binding_constraint is not None
+    assert worst.device.split(": ", 1)[-1] in big.binding_constraint
 
 
 def test_nodes_pipeline_across_and_tensor_parallel_inside() -> None:

@@ -7,6 +7,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from sizer.errors import BadValueError
+from sizer.limits import MAX_CONTEXT_TOKENS
 from sizer.units import (
     GpuSpec,
     format_gib,
@@ -85,9 +86,19 @@ def test_bad_value_error_is_a_value_error() -> None:
         parse_param_count("lots")
 
 
-@given(st.integers(min_value=1, max_value=2**34))
+@given(st.integers(min_value=1, max_value=MAX_CONTEXT_TOKENS))
 def test_format_tokens_round_trips(tokens: int) -> None:
     assert parse_token_count(format_tokens(tokens)) == tokens
+
+
+@pytest.mark.parametrize(
+    ("parse", "text"),
+    [(parse_token_count, "1025M"), (parse_token_count, "1e12"), (parse_param_count, "1e16"),
+     (parse_param_count, "1e29"), (parse_memory_bytes, "2e9TB")],
+)
+def test_counts_beyond_a_physical_bound_are_refused(parse, text) -> None:
+    with pytest.raises(BadValueError, match="too large"):
+        parse(text)
 
 
 @pytest.mark.parametrize(

@@ -12,10 +12,11 @@ Safety:
   modification time (ns) of every module of the sizer package (the schema and the checks decide
   what is valid), and the sizer, pydantic and Python versions. Any change gives another key; a
   cache with another key is ignored, and replaced by the next build.
-- The file is JSON, so reading it runs no code. A file that another user owns, or that cannot be
-  read, parsed or rebuilt exactly (each model with all of its fields, each enum value known) is
-  ignored. The cache folder is created 0700; files are written atomically (a temporary file, then
-  `os.replace`).
+- The file is JSON, so reading it runs no code. It is read and written through
+  `sizer.catalog.yamlcache` (a private folder checked before use, no link followed, files created
+  exclusively, the sha256 of the body checked on every read): a file that was edited, that another
+  user owns, or that cannot be parsed or rebuilt exactly (each model with all of its fields, each
+  enum value known) is ignored, and replaced by the next build.
 - Only the built-in catalog is cached, never overlays, and `validate_catalog` never reads the
   cache. SIZER_NO_CACHE=1 turns it off (as it does the YAML parse cache, `sizer._yamlcache`).
 """
@@ -41,7 +42,7 @@ from sizer.catalog import yamlcache as _yamlcache
 
 __all__ = ["CachedOrigin", "holds", "key", "load", "store"]
 
-_FORMAT = 1
+_FORMAT = 2
 _SCALARS = (str, int, float, bool)
 _PACKAGE = os.path.dirname(os.path.abspath(__file__))
 
@@ -53,8 +54,7 @@ class _Unsupported(TypeError):
     """A value this cache cannot store exactly (the catalog is then not stored)."""
 
 
-def _file() -> Path:
-    return _yamlcache.cache_root() / f"catalog-{_FORMAT}.json"
+_NAME = f"catalog-{_FORMAT}.json"
 
 
 def _code_files(folder: str) -> list[str]:
@@ -256,23 +256,31 @@ def _header(entry_key: str) -> str:
     return json.dumps({"format": _FORMAT, "key": entry_key}) + "\n"
 
 
-def holds(entry_key: str) -> bool:
-    """True when the cache file is the one of `entry_key` (read from its first line only)."""
+def _read(entry_key: str) -> str | None:
+    """The body of the cache file after its header, if the file is intact and the one of `entry_key`."""
+    data = _yamlcache.read(_NAME)
+    header = _header(entry_key).encode()
+    if data is None or not data.startswith(header):
+        return None
     try:
-        with open(_file(), encoding="utf-8") as handle:
-            return _yamlcache.owned(handle) and handle.readline() == _header(entry_key)
-    except (OSError, ValueError):
-        return False
+        return data[len(header):].decode("utf-8")
+    except UnicodeDecodeError:
+        return None
+
+
+def holds(entry_key: str) -> bool:
+    """True when the cache file is intact and the one of `entry_key`."""
+    return _read(entry_key) is not None
 
 
 def load(entry_key: str, models: Mapping[str, type[pydantic.BaseModel]]) -> tuple[Tables, Origins] | None:
     """The cached catalog (entries by kind and id, and where each was written) if the cache file is
     the one of `entry_key` and holds `models`' kinds, else None."""
     try:
-        with open(_file(), encoding="utf-8") as handle:
-            if not _yamlcache.owned(handle) or handle.readline() != _header(entry_key):
-                return None
-            cached = json.loads(handle.read())
+        text = _read(entry_key)
+        if text is None:
+            return None
+        cached = json.loads(text)
         if cached["kinds"] != list(models):
             return None
         sets = [frozenset(s) for s in cached["sets"]]
@@ -315,13 +323,4 @@ def store(
         )
     except (ValueError, TypeError, KeyError):  # _Unsupported is a TypeError
         return False
-    target = _file()
-    temporary = target.with_name(f"{target.name}.{os.getpid()}.tmp")
-    try:
-        _yamlcache.make_root()
-        temporary.write_text(text, encoding="utf-8")
-        os.replace(temporary, target)
-        return True
-    except OSError:
-        temporary.unlink(missing_ok=True)
-        return False
+    return _yamlcache.write(_NAME, text.encode("utf-8"))

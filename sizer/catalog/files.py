@@ -52,6 +52,7 @@ RAW_TABLES: dict[str, str] = {}
 _NOT_OVERRIDDEN = ("id", "kind", "sources", "figure_sources")
 _PRICE_FIELDS = ("price_usd", "system_price_usd", "host_price_usd")  # dated by price_date
 _YAML_SUFFIXES = (".yaml", ".yml")
+MAX_ENTRIES_PER_FILE = 5000
 
 
 @dataclass(slots=True)
@@ -135,7 +136,7 @@ def _read_traversable(item: Any, rel: str) -> YamlDocument:
     """A catalog file inside a zip or other non-filesystem install (no parse cache there)."""
     from sizer.catalog.yamlio import parse_yaml
 
-    return parse_yaml(item.read_text(encoding="utf-8"), f"gpu_catalog/{rel}")
+    return parse_yaml(item.read_text(encoding="utf-8"), f"gpu_catalog/{rel}")  # the package's own file
 
 
 def overlay_files(path: str) -> list[YamlDocument]:
@@ -151,8 +152,9 @@ def overlay_files(path: str) -> list[YamlDocument]:
 
 
 def entries_of(doc: YamlDocument) -> Iterator[tuple[Loc, Any]]:
-    """(key path, raw entry) of each entry in a catalog document (a YAML list)."""
-    if isinstance(doc.data, list):
+    """(key path, raw entry) of each entry in a catalog document (a YAML list of at most
+    MAX_ENTRIES_PER_FILE entries; a longer one is reported by `document_issues` and holds none)."""
+    if isinstance(doc.data, list) and len(doc.data) <= MAX_ENTRIES_PER_FILE:
         yield from (((i,), item) for i, item in enumerate(doc.data))
 
 
@@ -167,6 +169,9 @@ def document_issues(doc: YamlDocument) -> list[CatalogIssue]:
     ]
     if doc.data is not None and not isinstance(doc.data, list):
         issues.append(doc.issue((), "", "a catalog file holds a YAML list of entries (`- id: ...`)"))
+    elif isinstance(doc.data, list) and len(doc.data) > MAX_ENTRIES_PER_FILE:
+        issues.append(doc.issue((), "", f"{len(doc.data):,} entries in one file (at most "
+                                f"{MAX_ENTRIES_PER_FILE:,}; the built-in catalog has a few hundred in all)"))
     for loc, item in entries_of(doc):
         if not isinstance(item, dict):
             issues.append(doc.issue(loc, "", "each entry is a mapping of fields (`- id: ...`)"))

@@ -38,6 +38,11 @@ def _add(table: dict[str, list[str]], key: str, entry_id: str) -> None:
         ids.append(entry_id)
 
 
+# kind label -> the command that lists every entry of that kind (the next step after an unknown name)
+_LISTINGS = {"GPU": "sizer gpus list", "model": "sizer models list", "quant format": "sizer quants list",
+             "engine": "sizer engines list", "system": "sizer systems list"}
+
+
 class NameIndex:
     """Lookup tables over the entries of one kind (built once per catalog and kind)."""
 
@@ -76,7 +81,7 @@ class NameIndex:
             subset = [i for i, have in self._tokens.items() if tokens <= have]
             if subset:
                 return self._one(query, subset)
-        raise UnknownNameError(self.kind, query, self.suggestions(query))
+        raise UnknownNameError(self.kind, query, self.suggestions(query), _LISTINGS.get(self.kind))
 
     def _one(self, query: str, ids: list[str]) -> str:
         if len(ids) == 1:

@@ -7,6 +7,7 @@ option): `TokenCount` (`32k`), `ParamCount` (`37B`), `MemorySize` (`768GB`, byte
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, TypeVar, get_args
 
@@ -33,6 +34,8 @@ __all__ = [
     "ParamCount",
     "RamSpec",
     "TokenCount",
+    "FiniteFloat",
+    "finite",
     "format_option",
     "get_catalog",
     "schema_choices",
@@ -89,6 +92,22 @@ class GpuSpecType(_Parsed):
 
     name = "gpu"
     parser = staticmethod(parse_gpu_spec)
+
+
+class FiniteFloat(click.FloatRange):
+    """A float option within [min, max] that is never NaN nor infinite (click's FloatRange lets
+    `nan` through every bound, and `inf` through a lower one)."""
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        number = super().convert(value, param, ctx)
+        if not math.isfinite(number):
+            self.fail(f"{value!r} is not a finite number", param, ctx)
+        return number
+
+
+def finite(min: float | None = None, max: float | None = None, *, min_open: bool = False) -> FiniteFloat:
+    """A float option type that rejects NaN and infinity (exit 2, naming the option)."""
+    return FiniteFloat(min=min, max=max, min_open=min_open)
 
 
 TOKEN_COUNT = TokenCount()

@@ -119,6 +119,9 @@ def schema(kind: str | None, output: str | None) -> None:
         target.write_text(schema_text(documents[name]), encoding="utf-8")
         click.echo(f"wrote {target}", err=True)
         return
+    if target.exists() and not target.is_dir():
+        raise click.BadParameter(f"{output} is not a folder (without --kind, -o names a folder that gets one "
+                                 "<kind>.schema.json per kind)", param_hint="'-o' / '--output'")
     target.mkdir(parents=True, exist_ok=True)
     for file_name, document in documents.items():
         (target / file_name).write_text(schema_text(document), encoding="utf-8")

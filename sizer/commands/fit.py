@@ -6,7 +6,8 @@ from typing import Any
 
 import click
 
-from sizer.commands._options import GPU_SPEC, MEMORY_SIZE, PARAM_COUNT, RAM_SPEC, TOKEN_COUNT, format_option, get_catalog
+from sizer.commands._options import GPU_SPEC, MEMORY_SIZE, PARAM_COUNT, RAM_SPEC, TOKEN_COUNT, finite, format_option, get_catalog
+from sizer.limits import MAX_HEAD_DIM, MAX_HEADS, MAX_LAYERS, MAX_USERS, MAX_WIDTH
 from sizer.sizing.fitter import OFFLOAD_MODES
 from sizer.sizing.quant_names import is_comparison
 
@@ -24,7 +25,7 @@ def hardware_options(func: Any) -> Any:
                           "--host's type, else DDR5)."),
         click.option("--host", help="A catalog host platform (sizer hosts list): RAM type, channels and bandwidth, "
                      "PCIe slot widths."),
-        click.option("--ram-bandwidth", "ram_bandwidth_gb_s", type=click.FloatRange(min=0.1),
+        click.option("--ram-bandwidth", "ram_bandwidth_gb_s", type=finite(0.1, 1e6),
                      help="Host RAM bandwidth, GB/s (default: guessed from --ram, or the system's)."),
         click.option("--system", help="A catalog system: brings its GPUs, RAM, RAM bandwidth and links."),
         click.option("--here", is_flag=True, help="Use this machine's GPUs and RAM (sizer detect)."),
@@ -80,10 +81,10 @@ def local_hardware_args(here: bool, gpus: tuple[Any, ...], ram_bytes: int | None
 @click.option("--draft", metavar="MODEL", help="Speculative decoding with a draft model (its weights and KV count).")
 @click.option("--params", type=PARAM_COUNT, help="Raw mode: total parameters (1T, 70B).")
 @click.option("--active", type=PARAM_COUNT, help="Raw mode: active parameters per token (MoE).")
-@click.option("--layers", type=click.IntRange(1), help="Raw mode: layers.")
-@click.option("--hidden", type=click.IntRange(1), help="Raw mode: hidden size.")
-@click.option("--kv-heads", type=click.IntRange(1), help="Raw mode: KV heads.")
-@click.option("--head-dim", type=click.IntRange(1), help="Raw mode: head dimension.")
+@click.option("--layers", type=click.IntRange(1, MAX_LAYERS), help="Raw mode: layers.")
+@click.option("--hidden", type=click.IntRange(1, MAX_WIDTH), help="Raw mode: hidden size.")
+@click.option("--kv-heads", type=click.IntRange(1, MAX_HEADS), help="Raw mode: KV heads.")
+@click.option("--head-dim", type=click.IntRange(1, MAX_HEAD_DIM), help="Raw mode: head dimension.")
 @format_option()
 def fit_command(model: str | None, quants: tuple[str, ...], gpus: tuple[Any, ...], nodes: int,
                 ram_spec: tuple[int, str | None] | None, host: str | None, ram_bandwidth_gb_s: float | None,
@@ -145,6 +146,7 @@ def _users_list(text: str) -> list[int]:
     except ValueError:
         raise click.BadParameter(f"{text!r} is not a number or a comma-separated list of numbers",
                                  param_hint="--users") from None
-    if not values or values[0] < 1:
-        raise click.BadParameter(f"{text!r}: give at least one count of users, each at least 1", param_hint="--users")
+    if not values or values[0] < 1 or values[-1] > MAX_USERS:
+        raise click.BadParameter(f"{text!r}: give at least one count of users, each from 1 to {MAX_USERS:,}",
+                                 param_hint="--users")
     return values

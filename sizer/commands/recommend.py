@@ -7,7 +7,8 @@ from typing import Any
 
 import click
 
-from sizer.commands._options import GPU_SPEC, MEMORY_SIZE, TOKEN_COUNT, format_option, get_catalog
+from sizer.commands._options import GPU_SPEC, MEMORY_SIZE, TOKEN_COUNT, finite, format_option, get_catalog
+from sizer.limits import MAX_DEVICES, MAX_USERS
 from sizer.recommendation.cost import DATACENTER_PUE, CostOptions
 from sizer.recommendation.pipeline import SORTS, Constraints
 from sizer.sizing.fitter import DEFAULT_CONTEXT_TOKENS
@@ -30,43 +31,44 @@ def _search_options(func: Any) -> Any:
     options = [
         click.option("-c", "--context", "context_tokens", type=TOKEN_COUNT,
                      help=f"Tokens per sequence: 32k, 128K, 1M (default {format_tokens(DEFAULT_CONTEXT_TOKENS)})."),
-        click.option("-u", "--users", type=click.IntRange(1), default=_C["users"], show_default=True,
+        click.option("-u", "--users", type=click.IntRange(1, MAX_USERS), default=_C["users"], show_default=True,
                      help="Concurrent sequences."),
-        click.option("--min-tps", type=click.FloatRange(min=0), default=_C["min_tps"], show_default=True,
+        click.option("--min-tps", type=finite(0, 1e7), default=_C["min_tps"], show_default=True,
                      help="Minimum decode tokens/s per user (0: any speed)."),
-        click.option("--max-ttft", "max_ttft_s", type=click.FloatRange(min=0),
+        click.option("--max-ttft", "max_ttft_s", type=finite(0, 1e9),
                      help="Longest time to first token for a full-context prompt, s (default: the context at 50 "
                      "tokens/s, at least 60 s; 0 for any)."),
-        click.option("--budget", "budget_usd", type=click.FloatRange(min=0), help="Maximum capital cost, USD."),
+        click.option("--budget", "budget_usd", type=finite(0, 1e13, min_open=True), help="Maximum capital cost, USD."),
         click.option("--vendor", "vendors", multiple=True, help="Only this GPU vendor (repeatable)."),
-        click.option("--max-gpus", type=click.IntRange(1), help="At most this many accelerators in total."),
-        click.option("--max-power", "max_power_w", type=click.FloatRange(min=0), help="Maximum power draw, W."),
+        click.option("--max-gpus", type=click.IntRange(1, MAX_DEVICES), help="At most this many accelerators in total."),
+        click.option("--max-power", "max_power_w", type=finite(0, 1e10), help="Maximum power draw, W."),
         click.option("-q", "--quant", "quants", multiple=True, metavar="Q",
                      help="Formats to consider (repeatable; 'all' for every one). Default: common formats."),
         click.option("-e", "--engine", "engines", multiple=True,
                      help="Engines to consider (repeatable): vllm, llama.cpp, sglang, trt-llm, ollama, mlx."),
-        click.option("--max-quality-loss", type=click.FloatRange(min=0),
+        click.option("--max-quality-loss", type=finite(0, 1e6),
                      help="Maximum mean KL divergence vs 16-bit (Q4_K_M ~0.03 on Llama-3-8B)."),
         click.option("--have", multiple=True, type=GPU_SPEC, metavar="NAME[:COUNT]",
                      help="Hardware you own (GPU or catalog system, repeatable): used first, at no cost."),
         click.option("--have-ram", "have_ram_bytes", type=MEMORY_SIZE, help="RAM in the machine you own: 128GB."),
         click.option("--here", is_flag=True, help="Own this machine's GPUs and RAM (sizer detect)."),
-        click.option("--top", type=click.IntRange(1), default=_C["top"], show_default=True, help="Configurations shown."),
+        click.option("--top", type=click.IntRange(1, 100_000), default=_C["top"], show_default=True,
+                     help="Configurations shown."),
         click.option("--sort", type=click.Choice(SORTS), default=_C["sort"], show_default=True,
                      help="spread: cheapest, fastest, most accurate and a spread of prices, cheapest first."),
         click.option("--max-nodes", type=click.IntRange(1, 64), default=_C["max_nodes"], show_default=True,
                      help="Most machines in one configuration."),
-        click.option("--years", type=click.FloatRange(min=0.1), default=_COST["years"], show_default=True,
+        click.option("--years", type=finite(0.1, 100), default=_COST["years"], show_default=True,
                      help="Years of ownership for the TCO."),
-        click.option("--pue", type=click.FloatRange(min=1.0), help=f"Power usage effectiveness (default {DATACENTER_PUE:g} in a "
+        click.option("--pue", type=finite(1.0, 10.0), help=f"Power usage effectiveness (default {DATACENTER_PUE:g} in a "
                      "data center, 1.0 at a desk)."),
-        click.option("--kwh-price", "usd_per_kwh", type=click.FloatRange(min=0), default=_COST["usd_per_kwh"], show_default=True,
+        click.option("--kwh-price", "usd_per_kwh", type=finite(0, 1e3), default=_COST["usd_per_kwh"], show_default=True,
                      help="Electricity, USD per kWh."),
-        click.option("--utilization", type=click.FloatRange(0.01, 1.0), default=_COST["utilization"], show_default=True,
+        click.option("--utilization", type=finite(0.01, 1.0), default=_COST["utilization"], show_default=True,
                      help="Fraction of the year spent generating."),
-        click.option("--host-price", "host_price_usd", type=click.FloatRange(min=0),
+        click.option("--host-price", "host_price_usd", type=finite(0, 1e13),
                      help="Price of one host machine without GPUs and RAM, USD (replaces sizer's estimate)."),
-        click.option("--ram-price", "ram_usd_per_gb", type=click.FloatRange(min=0), help="RAM, USD per GB."),
+        click.option("--ram-price", "ram_usd_per_gb", type=finite(0, 1e9), help="RAM, USD per GB."),
         click.option("--as-of", "as_of", type=click.DateTime(formats=["%Y-%m-%d"]), metavar="YYYY-MM-DD",
                      help="Only hardware that could be bought new on this date, and cloud rates seen by then "
                           "(default: today)."),

@@ -12,8 +12,11 @@ from math import prod
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from pydantic import ValidationError
+
 from sizer.catalog.loading import Catalog
-from sizer.errors import AmbiguousNameError, BadValueError, UnknownNameError
+from sizer.errors import AmbiguousNameError, BadValueError, ModelFileError, UnknownNameError
+from sizer.limits import MAX_CONTEXT_TOKENS, MAX_HEAD_DIM, MAX_HEADS, MAX_LAYERS, MAX_PARAMS, MAX_WIDTH
 from sizer.model.architecture import inventory
 from sizer.model.architecture.counts import active_params, total_params
 from sizer.model.tensors import QuantizedTensor, Role, Tensor
@@ -82,7 +85,11 @@ def resolve_model(ref: str | RawCounts, catalog: Catalog, *, quant: str | None =
     if isinstance(ref, RawCounts):
         return raw_model(ref)
     path = Path(ref).expanduser()
-    if path.exists() or ref.endswith(_FILE_SUFFIXES):
+    try:
+        exists = path.exists()
+    except (OSError, ValueError):  # a name too long to be a path, a NUL byte: not a file
+        exists = False
+    if exists or ref.endswith(_FILE_SUFFIXES):
         return _from_file(path, catalog)
     ollama = ollama_reference(ref, catalog)
     if ollama is not None:
@@ -182,7 +189,8 @@ def _from_imported(imported: ImportedModel, id_: str, name: str, source: str, ca
         if arch is None:
             arch, guessed = _arch_from_tensors(imported.tensors)
             if arch is None:
-                raise BadValueError(f"{where}: the file's architecture is not one sizer knows; cannot size its KV cache")
+                why = "; ".join(imported.warnings) or f"{where}: the file's architecture is not one sizer knows"
+                raise ModelFileError(f"{why}; cannot size its KV cache")
             warnings += (f"{where}: {guessed}",)
         tensors = imported.tensors
         total = sum(qt.tensor.elements for qt in tensors if not qt.tensor.is_mtp)
@@ -256,6 +264,12 @@ def raw_model(raw: RawCounts) -> ResolvedModel:
     """
     if raw.params <= 0:
         raise BadValueError("--params must be positive")
+    for option, value, bound in (("--params", raw.params, MAX_PARAMS), ("--active", raw.active, MAX_PARAMS),
+                                 ("--layers", raw.layers, MAX_LAYERS), ("--hidden", raw.hidden, MAX_WIDTH),
+                                 ("--kv-heads", raw.kv_heads, MAX_HEADS), ("--head-dim", raw.head_dim, MAX_HEAD_DIM),
+                                 ("--context", raw.context, MAX_CONTEXT_TOKENS)):
+        if value is not None and not 1 <= value <= bound:  # the CLI checks these too; the library API does not
+            raise BadValueError(f"{option} {value:,} is outside 1..{bound:,}")
     active = raw.active or raw.params
     if active > raw.params:
         raise BadValueError("--active cannot exceed --params")
@@ -290,14 +304,24 @@ def raw_model(raw: RawCounts) -> ResolvedModel:
     notes.append(f"assumed vocabulary {vocab:,} with an untied output head")
     if moe:
         notes.append("routed experts hold (params - active) / (1 - 1/32): 1 of 32 virtual experts read per token")
-    arch = Architecture(
+    try:
+        arch = _raw_architecture(raw, hidden, layers, heads, kv_heads, head_dim, vocab, moe, per_layer_experts)
+    except ValidationError as exc:
+        problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
+        raise BadValueError(f"these raw counts make no plausible model ({problems}); check --params, "
+                            "--active and the shape options") from None
+    t = tuple(tensors)
+    total = sum(prod(x.shape) for x in t)
+    return ResolvedModel("raw", f"raw {raw.params / 1e9:,.0f}B model", "raw", arch, None, tensors=t,
+                         total_params=total, active_params=active, assumptions=tuple(notes))
+
+
+def _raw_architecture(raw: RawCounts, hidden: int, layers: int, heads: int, kv_heads: int, head_dim: int,
+                      vocab: int, moe: bool, per_layer_experts: int) -> Architecture:
+    return Architecture(
         family="llama", hidden_size=hidden, num_hidden_layers=layers, num_attention_heads=heads,
         num_key_value_heads=kv_heads, head_dim=head_dim, intermediate_size=4 * hidden, vocab_size=vocab,
         tie_word_embeddings=False, max_position_embeddings=raw.context or 131_072,
         n_routed_experts=RAW_EXPERTS if moe else None, num_experts_per_tok=1 if moe else None,
         moe_intermediate_size=max(1, per_layer_experts // (hidden * RAW_EXPERTS)) if moe else None,
     )
-    t = tuple(tensors)
-    total = sum(prod(x.shape) for x in t)
-    return ResolvedModel("raw", f"raw {raw.params / 1e9:,.0f}B model", "raw", arch, None, tensors=t,
-                         total_params=total, active_params=active, assumptions=tuple(notes))

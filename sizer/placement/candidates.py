@@ -11,6 +11,7 @@ says; the full layout is built once, for the N chosen.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from dataclasses import replace
 from functools import partial
 from itertools import accumulate
 
@@ -23,7 +24,7 @@ from sizer.placement.parallel import tensor_parallel
 from sizer.placement.split import balanced_cut, layer_items, layer_split, tail_bytes
 from sizer.schema import Architecture, Engine
 
-__all__ = ["layouts_for"]
+__all__ = ["larger_cards", "layouts_for"]
 
 
 def layouts_for(
@@ -67,6 +68,25 @@ def layouts_for(
             out.append(split(cpu_moe_layers=_smallest(probe.experts_fit, L)))
         if offload in ("auto", "layers") and engine.layer_split:
             out.append(split(gpu_layers=L - _smallest(probe.layers_fit, L)))
+    return out
+
+
+def larger_cards(hw: Hardware, engine: Engine) -> list[tuple[Hardware, str | None]]:
+    """The machine, then (tensor parallel over different cards) the machine without its smallest kind
+    of card, without its two smallest, ..., each with a note naming the cards left idle. Every rank of
+    tensor parallel holds the same share, so a small card can only hold the others back; it is left
+    idle, as a card that does not divide the heads is. O(kinds of card)."""
+    out: list[tuple[Hardware, str | None]] = [(hw, None)]
+    if not engine.tensor_parallel or engine.layer_split or hw.is_homogeneous:
+        return out  # a layer split gives each card a share in proportion to its room: every card helps
+    kinds = sorted(hw.accelerators, key=lambda an: an[0].memory_gib_usable / an[0].devices_per_package)
+    idle: list[str] = []
+    while len(kinds) > 1:
+        (dropped, count), kinds = kinds[0], kinds[1:]
+        idle.append(f"{count}x {dropped.name}")
+        keep = tuple(an for an in hw.accelerators if an in kinds)
+        note = f"{', '.join(idle)} left idle: tensor parallel over the larger cards fits or runs better"
+        out.append((replace(hw, accelerators=keep), note))
     return out
 
 

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 
 from sizer.catalog.loading import Catalog
 from sizer.errors import BadValueError
+from sizer.limits import MAX_DEVICES, MAX_GPUS_PER_NODE, MAX_NODES
 from sizer.schema import Accelerator, Host, System
 from sizer.schema.host import pcie_gb_s_per_direction as _pcie_gen_lanes_gb_s
 
@@ -213,6 +214,21 @@ class Hardware:
         return (*self.notes, *seen.values())
 
 
+def _check_counts(accs: list[tuple[Accelerator, int]], nodes: int) -> None:
+    """Physical bounds on the machine asked for (sizer.limits), checked before anything loops over
+    its devices: a typo like `h100:100000 --nodes 1024` is an error, not a hang."""
+    per_node = sum(n for _, n in accs)
+    if per_node > MAX_GPUS_PER_NODE:
+        raise BadValueError(f"--gpu: {per_node:,} accelerators per node (at most {MAX_GPUS_PER_NODE:,}; "
+                            "use --nodes for more machines)")
+    if not 1 <= nodes <= MAX_NODES:
+        raise BadValueError(f"--nodes: {nodes:,} nodes (from 1 to {MAX_NODES:,})")
+    devices = nodes * sum(n * a.devices_per_package for a, n in accs)
+    if devices > MAX_DEVICES:
+        raise BadValueError(f"--gpu/--nodes: {devices:,} devices in all (at most {MAX_DEVICES:,}; no single "
+                            "model replica spans more)")
+
+
 def build_hardware(
     catalog: Catalog,
     gpus: tuple[tuple[str, int], ...] = (),
@@ -310,6 +326,7 @@ def build_hardware(
         notes.append("between nodes: one 400 Gb/s NIC per GPU assumed (50 GB/s per direction, DGX H100 class: "
                       "https://docs.nvidia.com/dgx-basepod/reference-architecture-infrastructure-foundation-enterprise-ai/"
                       "latest/core-components.html)")
+    _check_counts(accs, nodes)
     return Hardware(
         accelerators=tuple(accs),
         nodes=nodes,

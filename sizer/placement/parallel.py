@@ -2,7 +2,8 @@
 
 Tensor parallel inside a node (the largest TP that divides the query heads and divides or is divided
 by the KV heads), pipeline parallel across nodes and across TP groups of a node; per-rank shares from
-:func:`sizer.placement.traffic.tp_fraction`. Every rank is sized as the smallest device of the group.
+:func:`sizer.placement.traffic.tp_fraction`. Every rank holds the same share, so with different cards the
+smallest one decides what fits (each slot keeps its own capacity: the card that is short is the one named).
 """
 
 from __future__ import annotations
@@ -44,8 +45,6 @@ def tensor_parallel(
         warnings.append(
             f"{arch.num_key_value_heads} KV heads < tensor parallel {tp}: KV heads are replicated across ranks"
         )
-    if not hw.is_homogeneous:
-        warnings.append("tensor parallel with different GPUs: every rank is sized as the smallest one")
     L = arch.num_hidden_layers
     stage_of_layer = [min(pp - 1, layer * pp // L) for layer in range(L)]
     kv_frac = kv_tp_fraction(arch, tp)
@@ -74,7 +73,10 @@ def tensor_parallel(
             fixed_read[stage] += r * frac
     used = [devices[member[st] + rank] for st in range(pp) for rank in range(tp)]
     budgets = [device_budget(engine, d.capacity_bytes, tp * pp, activations_bytes, overhead_bytes) for d in used]
-    cap = min(b[0] - b[1] - b[2] for b in budgets)  # a rank's room for weights + KV: the smallest one's
+    if not hw.is_homogeneous:
+        smallest = min(range(len(used)), key=lambda i: budgets[i][0] - budgets[i][1] - budgets[i][2])
+        warnings.append(f"tensor parallel with different GPUs: every rank holds the same share, so the smallest "
+                        f"({used[smallest].accelerator.name}) decides what fits; the others' extra memory stays unused")
     slots: list[Slot] = []
     stages: list[tuple[int, ...]] = []
     for stage in range(pp):
@@ -85,7 +87,7 @@ def tensor_parallel(
             members.append(len(slots))
             dev_cap, dev_act, dev_ovh, _ = budgets[stage * tp + rank]
             slots.append(Slot(d.accelerator.name, d.index, "unified" if d.accelerator.unified_memory else "gpu",
-                              d.node, min(dev_cap, cap + dev_act + dev_ovh), d.bandwidth_gb_s,
+                              d.node, dev_cap, d.bandwidth_gb_s,
                               int(weights[stage]), fixed_read[stage], int(experts[stage]), share, dev_act, dev_ovh,
                               span(layers[stage])))
         stages.append(tuple(members))

@@ -238,13 +238,14 @@ class Search:
             if cx.total_usd > lim.budget_usd:
                 self.n_pruned += 1
                 self._miss(build, fmt, engine, f"US${cx.total_usd:,.0f} > --budget US${lim.budget_usd:,.0f}",
-                           cx.total_usd / lim.budget_usd - 1, "budget")
+                           cx.total_usd / lim.budget_usd - 1 if lim.budget_usd > 0 else 1.0, "budget")
                 return "over"
         if lim.max_power_w is not None and (pw.total_w is None or pw.total_w > lim.max_power_w):
             self.n_pruned += 1
             text = "unknown" if pw.total_w is None else f"{pw.total_w:,.0f} W"
             self._miss(build, fmt, engine, f"power {text} > --max-power {lim.max_power_w:,.0f} W",
-                       1.0 if pw.total_w is None else pw.total_w / lim.max_power_w - 1, "power")
+                       1.0 if pw.total_w is None or lim.max_power_w <= 0 else pw.total_w / lim.max_power_w - 1,
+                       "power")
             return "over"
         hw = self.hardware(build)
         self.n_placed += 1

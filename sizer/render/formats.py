@@ -16,6 +16,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import math
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
@@ -37,6 +38,17 @@ def _plain(data: Any) -> Any:
         return [_plain(v) for v in data]
     value = getattr(data, "value", data)  # an Enum member
     return value if isinstance(value, (str, int, float, bool, type(None))) else str(value)
+
+
+def _finite(data: Any) -> Any:
+    """The same data with every NaN or infinite float as None (null)."""
+    if isinstance(data, float):
+        return data if math.isfinite(data) else None
+    if isinstance(data, dict):
+        return {k: _finite(v) for k, v in data.items()}
+    if isinstance(data, list):
+        return [_finite(v) for v in data]
+    return data
 
 
 def flatten(record: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
@@ -120,7 +132,10 @@ def render(
         raise ValueError(f"unknown format {fmt!r}; expected one of {', '.join(FORMATS)}")
     plain = _plain(data)
     if fmt == "json":
-        return json.dumps(plain, indent=2, ensure_ascii=False) + "\n"
+        try:
+            return json.dumps(plain, indent=2, ensure_ascii=False, allow_nan=False) + "\n"
+        except ValueError:  # a NaN or infinity: JSON has none, and `NaN` breaks every strict reader
+            return json.dumps(_finite(plain), indent=2, ensure_ascii=False) + "\n"
     if fmt == "yaml":
         import yaml
 

@@ -88,9 +88,10 @@ class Accelerator(PricedEntry):
     )
     form_factor: str | None = Field(default=None, description="SXM, PCIe, OAM, SoC, ...")
     launch_year: int = Field(ge=2010, le=2030, description="Year the part launched.")
-    memory_gb_marketed: float = Field(gt=0, description="Capacity as the vendor markets it, decimal GB as printed.")
+    memory_gb_marketed: float = Field(gt=0, le=1e6, description="Capacity as the vendor markets it, decimal GB as printed.")
     memory_gib_usable: float = Field(
         gt=0,
+        le=2**20,  # 1 PiB: far above any device or unified pool
         description="Capacity a runtime can allocate, GiB (2^30 bytes): driver-reported total where observed, "
         "otherwise an estimate stated in `usable_memory_basis`. For unified-memory chips: the whole pool "
         "(the GPU's share is a placement rule).",
@@ -99,7 +100,7 @@ class Accelerator(PricedEntry):
         description="Whether memory_gib_usable was read off a real device (observed) or estimated."
     )
     memory_type: MemoryType = Field(description="Memory technology.")
-    memory_bandwidth_gb_s: float = Field(gt=0, description="Peak memory bandwidth, GB/s (10^9 bytes/s).")
+    memory_bandwidth_gb_s: float = Field(gt=0, le=1e6, description="Peak memory bandwidth, GB/s (10^9 bytes/s).")
     unified_memory: bool = Field(description="CPU and accelerator share one physical memory pool.")
     dense: Throughput = Field(description="Dense peak throughput. Never a 2:4-sparsity figure.")
     sparse: Throughput = Field(
@@ -112,7 +113,7 @@ class Accelerator(PricedEntry):
     native_formats: list[Literal["fp16", "bf16", "tf32", "fp8", "fp6", "fp4", "mxfp4", "nvfp4", "int8", "int4"]] = Field(
         description="Low-precision formats the matrix units run natively (others run weight-only, dequantized)."
     )
-    tdp_w: float | None = Field(default=None, gt=0, description="Board power / TDP in watts.")
+    tdp_w: float | None = Field(default=None, gt=0, le=1e5, description="Board power / TDP in watts.")
     tdp_w_min: float | None = Field(
         default=None, gt=0, description="Lowest configurable power (laptop GPUs: the TGP range's floor), W."
     )
@@ -125,12 +126,13 @@ class Accelerator(PricedEntry):
     devices_per_package: int = Field(
         default=1,
         ge=1,
+        le=64,
         description="Devices the driver exposes per package (MI250X: 2 GCDs, A16: 4 GPUs, Ascend 910C: 2 dies). "
         "Memory, bandwidth and throughput figures are per package; each device gets an equal share, "
         "and a model must be sharded across them.",
     )
     max_per_node: int | None = Field(
-        default=None, ge=1, description="Devices in one vendor scale-up unit (HGX board = 8); null for PCIe cards."
+        default=None, ge=1, le=1024, description="Devices in one vendor scale-up unit (HGX board = 8); null for PCIe cards."
     )
     price_usd: float | None = Field(default=None, gt=0, description="Price per device in USD (launch MSRP or street).")
     price_is_estimate: bool = Field(default=False, description="price_usd is a reported street/range figure, not a list price.")

@@ -67,12 +67,13 @@ _ID = r"^[a-z0-9][a-z0-9._+]*(-[a-z0-9._+]+)*$"
 
 class StrictModel(BaseModel):
     """Strict, frozen, no unknown fields: a typo in a catalog file is an error, not a silent default.
+    No float is NaN or infinite (`.inf` in YAML is refused with its file:line).
 
     `defer_build`: pydantic builds a model's validator and serializer on first use, not when the
     class is created; a catalog read from the cache (`sizer.catalog.cache`) never needs them.
     """
 
-    model_config = ConfigDict(extra="forbid", frozen=True, strict=True, defer_build=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True, defer_build=True, allow_inf_nan=False)
 
 
 class Entry(StrictModel):

@@ -6,6 +6,16 @@ from typing import Literal
 
 from pydantic import Field, model_validator
 
+from sizer.limits import (
+    MAX_CONTEXT_TOKENS,
+    MAX_EXPERTS,
+    MAX_HEAD_DIM,
+    MAX_HEADS,
+    MAX_LAYERS,
+    MAX_PARAMS,
+    MAX_VOCAB,
+    MAX_WIDTH,
+)
 from sizer.schema.common import Entry, SourceUrl, StrictModel
 
 __all__ = ["Architecture", "Conversion", "Family", "ModelEntry", "OfficialCount", "RopeScaling"]
@@ -38,20 +48,22 @@ class Architecture(StrictModel):
     """
 
     family: Family = Field(description="Architecture family: decides which tensors exist.")
-    hidden_size: int = Field(ge=1, description="Model width (d_model).")
-    num_hidden_layers: int = Field(ge=1, description="Decoder layers, without MTP layers.")
-    num_attention_heads: int = Field(ge=1, description="Query heads.")
-    num_key_value_heads: int = Field(ge=1, description="KV heads (1 for MQA-like single-latent attention).")
-    head_dim: int = Field(ge=1, description="Per-head dimension of q/k/v (for MLA see the MLA fields).")
+    hidden_size: int = Field(ge=1, le=MAX_WIDTH, description="Model width (d_model).")
+    num_hidden_layers: int = Field(ge=1, le=MAX_LAYERS, description="Decoder layers, without MTP layers.")
+    num_attention_heads: int = Field(ge=1, le=MAX_HEADS, description="Query heads.")
+    num_key_value_heads: int = Field(ge=1, le=MAX_HEADS, description="KV heads (1 for MQA-like single-latent attention).")
+    head_dim: int = Field(ge=1, le=MAX_HEAD_DIM, description="Per-head dimension of q/k/v (for MLA see the MLA fields).")
     intermediate_size: int | None = Field(
         default=None,
-        ge=1,
+        ge=1, le=MAX_WIDTH,
         description="Dense MLP width; for MoE models the width of their dense layers (first_k_dense_replace "
         "layers, Llama 4 Maverick's non-MoE layers: config.json's intermediate_size_mlp).",
     )
-    vocab_size: int = Field(ge=1, description="Rows of the token embedding.")
+    vocab_size: int = Field(ge=1, le=MAX_VOCAB, description="Rows of the token embedding.")
     tie_word_embeddings: bool = Field(description="LM head shares the token embedding (no separate output tensor).")
-    max_position_embeddings: int = Field(ge=1, description="Longest context the model was trained/configured for.")
+    max_position_embeddings: int = Field(
+        ge=1, le=MAX_CONTEXT_TOKENS, description="Longest context the model was trained/configured for."
+    )
     attention_bias: bool = Field(default=False, description="q/k/v projections have biases (Qwen2, GLM, gpt-oss).")
     attention_output_bias: bool = Field(default=False, description="Output projection has a bias (gpt-oss).")
     qk_norm: bool = Field(default=False, description="Per-head RMSNorm on q and k (Qwen3, Gemma 3, GLM-4.5).")
@@ -69,57 +81,68 @@ class Architecture(StrictModel):
     )
     local_layer_period: int | None = Field(
         default=None,
-        ge=1,
+        ge=1, le=MAX_LAYERS,
         description="Every local_layer_period-th layer is global/full attention; the others are local. "
         "1 means every layer is local (e.g. Mistral 7B v0.1 sliding window).",
     )
-    local_window_tokens: int | None = Field(default=None, ge=1, description="Window (or chunk) of local layers.")
-    # MLA
-    q_lora_rank: int | None = Field(default=None, ge=1, description="MLA / V4 query low-rank dimension.")
-    kv_lora_rank: int | None = Field(default=None, ge=1, description="MLA compressed KV latent width.")
-    qk_nope_head_dim: int | None = Field(default=None, ge=1, description="MLA per-head q/k part without RoPE.")
-    qk_rope_head_dim: int | None = Field(default=None, ge=1, description="MLA per-head q/k RoPE part (shared k).")
-    v_head_dim: int | None = Field(default=None, ge=1, description="MLA per-head value dimension.")
-    # MoE
-    n_routed_experts: int | None = Field(default=None, ge=1, description="Routed experts per MoE layer.")
-    num_experts_per_tok: int | None = Field(default=None, ge=1, description="Routed experts a token uses (top-k).")
-    n_shared_experts: int = Field(default=0, ge=0, description="Shared experts per MoE layer.")
-    moe_intermediate_size: int | None = Field(default=None, ge=1, description="Width of one routed expert.")
-    shared_expert_intermediate_size: int | None = Field(
-        default=None, ge=1, description="Width of one shared expert if different from moe_intermediate_size."
+    local_window_tokens: int | None = Field(
+        default=None, ge=1, le=MAX_CONTEXT_TOKENS, description="Window (or chunk) of local layers."
     )
-    first_k_dense_replace: int = Field(default=0, ge=0, description="The first k layers use a dense MLP.")
+    # MLA
+    q_lora_rank: int | None = Field(default=None, ge=1, le=MAX_WIDTH, description="MLA / V4 query low-rank dimension.")
+    kv_lora_rank: int | None = Field(default=None, ge=1, le=MAX_WIDTH, description="MLA compressed KV latent width.")
+    qk_nope_head_dim: int | None = Field(default=None, ge=1, le=MAX_HEAD_DIM, description="MLA per-head q/k part without RoPE.")
+    qk_rope_head_dim: int | None = Field(
+        default=None, ge=1, le=MAX_HEAD_DIM, description="MLA per-head q/k RoPE part (shared k)."
+    )
+    v_head_dim: int | None = Field(default=None, ge=1, le=MAX_HEAD_DIM, description="MLA per-head value dimension.")
+    # MoE
+    n_routed_experts: int | None = Field(default=None, ge=1, le=MAX_EXPERTS, description="Routed experts per MoE layer.")
+    num_experts_per_tok: int | None = Field(
+        default=None, ge=1, le=MAX_EXPERTS, description="Routed experts a token uses (top-k)."
+    )
+    n_shared_experts: int = Field(default=0, ge=0, le=MAX_EXPERTS, description="Shared experts per MoE layer.")
+    moe_intermediate_size: int | None = Field(default=None, ge=1, le=MAX_WIDTH, description="Width of one routed expert.")
+    shared_expert_intermediate_size: int | None = Field(
+        default=None, ge=1, le=MAX_WIDTH, description="Width of one shared expert if different from moe_intermediate_size."
+    )
+    first_k_dense_replace: int = Field(default=0, ge=0, le=MAX_LAYERS, description="The first k layers use a dense MLP.")
     moe_layer_period: int = Field(
-        default=1, ge=1, description="MoE every N-th layer (Llama 4 Maverick: 2, layers 1, 3, 5 ... are MoE)."
+        default=1, ge=1, le=MAX_LAYERS, description="MoE every N-th layer (Llama 4 Maverick: 2, layers 1, 3, 5 ... are MoE)."
     )
     router_bias: bool = Field(default=False, description="Router has a bias / score-correction vector.")
     expert_bias: bool = Field(default=False, description="Expert projections have biases (gpt-oss).")
     shared_expert_gate: bool = Field(default=False, description="A sigmoid gate vector on the shared expert (Qwen3-Next).")
     n_hash_routed_layers: int = Field(
-        default=0, ge=0, description="Leading layers routed by a fixed token-id table instead of a router (V4)."
+        default=0, ge=0, le=MAX_LAYERS, description="Leading layers routed by a fixed token-id table instead of a router (V4)."
     )
-    num_nextn_predict_layers: int = Field(default=0, ge=0, description="Multi-token-prediction layers (not loaded by default).")
+    num_nextn_predict_layers: int = Field(
+        default=0, ge=0, le=MAX_LAYERS, description="Multi-token-prediction layers (not loaded by default)."
+    )
     mtp_n_routed_experts: int | None = Field(
-        default=None, ge=1, description="Routed experts of each MTP layer when not n_routed_experts (V4.1 DSpark: 128)."
+        default=None, ge=1, le=MAX_EXPERTS,
+        description="Routed experts of each MTP layer when not n_routed_experts (V4.1 DSpark: 128)."
     )
     mtp_num_experts_per_tok: int | None = Field(
-        default=None, ge=1, description="Top-k of the MTP layers when not num_experts_per_tok (V4.1 DSpark: 3)."
+        default=None, ge=1, le=MAX_EXPERTS, description="Top-k of the MTP layers when not num_experts_per_tok (V4.1 DSpark: 3)."
     )
     # DeepSeek sparse attention indexer (V3.2, V4)
-    index_n_heads: int | None = Field(default=None, ge=1, description="Lightning-indexer heads.")
-    index_head_dim: int | None = Field(default=None, ge=1, description="Lightning-indexer key width (cached per token).")
-    index_topk: int | None = Field(default=None, ge=1, description="Tokens (or rows) the indexer selects.")
+    index_n_heads: int | None = Field(default=None, ge=1, le=MAX_HEADS, description="Lightning-indexer heads.")
+    index_head_dim: int | None = Field(
+        default=None, ge=1, le=MAX_HEAD_DIM, description="Lightning-indexer key width (cached per token)."
+    )
+    index_topk: int | None = Field(default=None, ge=1, le=MAX_CONTEXT_TOKENS, description="Tokens (or rows) the indexer selects.")
     # DeepSeek V4 compressed attention
-    o_groups: int | None = Field(default=None, ge=1, description="V4 grouped low-rank output projection groups.")
-    o_lora_rank: int | None = Field(default=None, ge=1, description="V4 output projection rank per group.")
-    window_only_layers: int = Field(default=0, ge=0, description="V4: leading layers with only the raw window.")
+    o_groups: int | None = Field(default=None, ge=1, le=MAX_HEADS, description="V4 grouped low-rank output projection groups.")
+    o_lora_rank: int | None = Field(default=None, ge=1, le=MAX_WIDTH, description="V4 output projection rank per group.")
+    window_only_layers: int = Field(default=0, ge=0, le=MAX_LAYERS, description="V4: leading layers with only the raw window.")
     compress_ratios: tuple[int, ...] = Field(
         default=(),
         strict=False,
         description="V4: compression ratios the layers after window_only_layers cycle through (e.g. [4, 128]: "
         "CSA then HCA); a list as long as those layers is the per-layer schedule (0 = window only).",
     )
-    hc_mult: int | None = Field(default=None, ge=1, description="mHC residual streams.")
+    hc_mult: int | None = Field(default=None, ge=1, le=MAX_HEADS, description="mHC residual streams.")
     kv_source_layers: tuple[int, ...] = Field(
         default=(),
         strict=False,
@@ -139,14 +162,18 @@ class Architecture(StrictModel):
         description="Rows of each Engram table, in engram_layers order (V4.1: 384006168 and 384016682, "
         "each the sum of its layer's hash-bucket primes).",
     )
-    engram_row_width: int | None = Field(default=None, ge=1, description="Values per Engram row.")
-    engram_rows_per_token: int | None = Field(default=None, ge=1, description="Rows a token reads (all tables).")
+    engram_row_width: int | None = Field(default=None, ge=1, le=MAX_WIDTH, description="Values per Engram row.")
+    engram_rows_per_token: int | None = Field(
+        default=None, ge=1, le=MAX_CONTEXT_TOKENS, description="Rows a token reads (all tables)."
+    )
     # Qwen3-Next Gated DeltaNet
-    linear_num_key_heads: int | None = Field(default=None, ge=1, description="DeltaNet key heads.")
-    linear_num_value_heads: int | None = Field(default=None, ge=1, description="DeltaNet value heads.")
-    linear_key_head_dim: int | None = Field(default=None, ge=1, description="DeltaNet key head width.")
-    linear_value_head_dim: int | None = Field(default=None, ge=1, description="DeltaNet value head width.")
-    linear_conv_kernel_dim: int | None = Field(default=None, ge=1, description="DeltaNet short convolution kernel.")
+    linear_num_key_heads: int | None = Field(default=None, ge=1, le=MAX_HEADS, description="DeltaNet key heads.")
+    linear_num_value_heads: int | None = Field(default=None, ge=1, le=MAX_HEADS, description="DeltaNet value heads.")
+    linear_key_head_dim: int | None = Field(default=None, ge=1, le=MAX_HEAD_DIM, description="DeltaNet key head width.")
+    linear_value_head_dim: int | None = Field(default=None, ge=1, le=MAX_HEAD_DIM, description="DeltaNet value head width.")
+    linear_conv_kernel_dim: int | None = Field(
+        default=None, ge=1, le=MAX_HEAD_DIM, description="DeltaNet short convolution kernel."
+    )
 
     @property
     def is_moe(self) -> bool:
@@ -180,7 +207,7 @@ class Architecture(StrictModel):
 class OfficialCount(StrictModel):
     """A parameter count as the vendor states it."""
 
-    value: int = Field(gt=0, description="Parameters, as an integer (671B = 671000000000).")
+    value: int = Field(gt=0, le=MAX_PARAMS, description="Parameters, as an integer (671B = 671000000000).")
     source: str = Field(pattern=r"^https?://", description="Where the vendor states it.")
     includes: str | None = Field(
         default=None, description="What the vendor counts (e.g. 'vision encoder', 'embedding excluded')."
@@ -248,9 +275,9 @@ class ModelEntry(Entry):
         description="What the official count holds that the text inventory does not (vision tower, MTP, rounding).",
     )
     extra_params: int = Field(
-        default=0, ge=0, description="Parameters outside the language model inventory (vision tower, projector)."
+        default=0, ge=0, le=MAX_PARAMS, description="Parameters outside the language model inventory (vision tower, projector)."
     )
-    context_length: int = Field(ge=1, description="Supported context length in tokens.")
+    context_length: int = Field(ge=1, le=MAX_CONTEXT_TOKENS, description="Supported context length in tokens.")
     rope_scaling: RopeScaling | None = Field(
         default=None,
         description="The RoPE scaling the card asks for beyond the trained positions (not in config.json as "

@@ -19,6 +19,7 @@ from sizer.memory.kv_cache import kv_cache_per_layer, resolve_kv_dtype
 from sizer.model.reference import RawCounts, ResolvedModel, resolve_model
 from sizer.model.tensors import QuantizedTensor
 from sizer.placement import Layout, Verdict, evaluate, layouts_for
+from sizer.placement.candidates import larger_cards
 from sizer.placement.hardware import Hardware, build_hardware
 from sizer.placement.serving import LayoutPins, layout_words, serving_layouts
 from sizer.quant.assignment import assign, resolve_quant
@@ -150,6 +151,19 @@ class Fitter:
 
     def place(self, hw: Hardware, offload: str = "auto",
               efficiency: Efficiency | None = None) -> tuple[Layout, Verdict, Speed] | None:
+        """The best layout on `hw` or, for tensor parallel over different cards, on its larger cards only."""
+        best: tuple[tuple[int, float], Layout, Verdict, Speed] | None = None
+        for cards, idle in larger_cards(hw, self.engine):
+            found = self._place(cards, offload, efficiency)
+            if found is not None and idle:
+                key, layout, verdict, speed = found
+                found = (key, replace(layout, warnings=(*layout.warnings, idle)), verdict, speed)
+            if found is not None and (best is None or found[0] > best[0]):
+                best = found
+        return None if best is None else best[1:]
+
+    def _place(self, hw: Hardware, offload: str = "auto", efficiency: Efficiency | None = None
+               ) -> tuple[tuple[int, float], Layout, Verdict, Speed] | None:
         assert self.memory is not None
         arch = self.model.arch
         n = max(hw.devices_per_node, 1)
@@ -191,7 +205,7 @@ class Fitter:
             key = (1 if verdict.fits else 0, speed.per_user_decode_tokens_per_s if verdict.fits else short)
             if best is None or key > best[0]:
                 best = (key, layout, verdict, speed)
-        return None if best is None else best[1:]
+        return best
 
     def speed_inputs(self, hw: Hardware) -> SpeedInputs:
         return SpeedInputs(self.model.arch, self.model.active_params, self.quant or _file_quant(self.catalog),

@@ -22,6 +22,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
@@ -72,7 +73,7 @@ def write_repo(folder: Path) -> int:
     return total
 
 
-def cli(env: dict[str, str], model: str = "acme/Llama-8B") -> tuple[float, dict]:
+def cli(env: dict[str, str], model: str = "acme/Llama-8B") -> tuple[float, dict[str, Any]]:
     start = time.perf_counter()
     out = subprocess.run([sys.executable, "-m", "sizer", "fit", model, "--format", "json"],
                          capture_output=True, text=True, env=env, cwd=ROOT)

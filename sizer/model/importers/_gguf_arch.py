@@ -8,6 +8,7 @@ chunked 8192 with every 4th layer global).
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -130,11 +131,14 @@ def architecture_from_gguf(
     if family == "deepseek_v3" and get("attention.indexer.head_count"):
         family = "deepseek_v32"
     hidden, blocks, heads = get("embedding_length"), get("block_count"), get("attention.head_count")
-    if not (hidden and blocks and heads):
-        return None, [
-            f"{source}: GGUF metadata lacks {arch}.embedding_length/block_count/attention.head_count"
-        ]
+    missing = [f"{arch}.{k}" for k, v in (("embedding_length", hidden), ("block_count", blocks),
+                                          ("attention.head_count", heads)) if not v]
+    if missing or not (hidden and blocks and heads):
+        return None, [f"{source}: GGUF metadata lacks {', '.join(missing)}"]
     nextn = get("nextn_predict_layers") or 0
+    mismatch = _against_tensors(str(arch), hidden, blocks - nextn, shapes)
+    if mismatch:
+        return None, [f"{source}: {mismatch}"]
     vocab = get("vocab_size") or _vocab(metadata, shapes)
     fields: dict[str, Any] = {
         "family": family,
@@ -222,6 +226,23 @@ def architecture_from_gguf(
             f"{'.'.join(map(str, e['loc'])) or 'architecture'}: {e['msg']}" for e in exc.errors()
         )
         return None, [f"{source}: GGUF metadata does not make a valid {family} architecture ({problems})"]
+
+
+_BLOCK = re.compile(r"^blk\.(\d+)\.")
+
+
+def _against_tensors(arch: str, hidden: int, layers: int, shapes: Mapping[str, tuple[int, ...]]) -> str | None:
+    """Header metadata the tensors contradict (a file claiming 10^9 layers over 2 layers of tensors,
+    or a width of 2^40 over 256-wide embeddings): what is wrong, or None."""
+    indices = {int(m[1]) for name in shapes if (m := _BLOCK.match(name)) and len(m[1]) < 9}
+    if indices and layers > max(indices) + 1:
+        return (f"{arch}.block_count says {layers:,} layers but the tensors hold {max(indices) + 1:,} "
+                "(blk.0 ... blk.N): the header does not describe this file")
+    embedding = shapes.get("token_embd.weight")
+    if embedding and embedding[0] != hidden:
+        return (f"{arch}.embedding_length says {hidden:,} but token_embd.weight is {embedding[0]:,} wide: "
+                "the header does not describe this file")
+    return None
 
 
 def _period(pattern: Any) -> int | None:

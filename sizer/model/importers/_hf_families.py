@@ -6,6 +6,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from sizer.errors import ModelFileError
+from sizer.limits import MAX_CONFIG_INTEGER
 
 __all__ = ["FAMILY_FIELDS", "ConfigKeys", "local_layers"]
 
@@ -24,7 +25,11 @@ class ConfigKeys:
             if isinstance(value, float) and value.is_integer():
                 value = int(value)
             if isinstance(value, bool) or not isinstance(value, int):
-                raise ModelFileError(f"{self.source}: {key} must be an integer, not {value!r}")
+                shown = repr(value) if len(repr(value)) <= 40 else repr(value)[:37] + "..."
+                raise ModelFileError(f"{self.source}: {key} must be an integer, not {shown}")
+            if not 0 <= value <= MAX_CONFIG_INTEGER:
+                what = "negative" if value < 0 else f"larger than {MAX_CONFIG_INTEGER:,} (no real model comes close)"
+                raise ModelFileError(f"{self.source}: {key} is {what}")
             return value
         return None
 

@@ -28,6 +28,7 @@ from types import MappingProxyType, ModuleType
 from typing import Any
 
 from sizer.errors import ModelFileError
+from sizer.limits import open_regular
 
 __all__ = [
     "GgufArray",
@@ -314,7 +315,7 @@ def _tensors(
 
 def _read_one(path: str) -> tuple[dict[str, Any], list[GgufTensor], int]:
     try:
-        with open(path, "rb") as fh:
+        with os.fdopen(open_regular(path), "rb") as fh:  # a FIFO or device is refused, never waited on
             size = os.fstat(fh.fileno()).st_size
             if size < 24:
                 raise ModelFileError(f"{path}: {size} bytes is too small for a GGUF file")

@@ -147,7 +147,7 @@ def architecture_from_config(config: Mapping[str, Any], source: str = "config.js
         "num_hidden_layers": keys.integer("num_hidden_layers"),
         "num_attention_heads": heads,
         "num_key_value_heads": keys.integer("num_key_value_heads") or heads,
-        "head_dim": keys.integer("head_dim") or hidden // heads,
+        "head_dim": keys.integer("head_dim") or (hidden // heads if heads else 0),
         "intermediate_size": keys.integer("intermediate_size"),
         "vocab_size": keys.integer("vocab_size"),
         "tie_word_embeddings": keys.flag("tie_word_embeddings", False),

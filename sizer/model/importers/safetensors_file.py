@@ -29,6 +29,7 @@ from operator import itemgetter
 from typing import Any
 
 from sizer.errors import ModelFileError
+from sizer.limits import no_garbage_collection, open_regular, read_regular_file
 
 __all__ = [
     "MAX_HEADER_BYTES",
@@ -135,8 +136,9 @@ def _entry(path: str, name: Any, info: Any, data_bytes: int = 1 << 64) -> tuple[
 def parse_header(path: str, raw: bytes, data_bytes: int) -> tuple[StoredTensor, ...]:
     """Validate a JSON header whose data section holds ``data_bytes`` bytes."""
     try:
-        header = json.loads(raw)
-    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
+        with no_garbage_collection():
+            header = json.loads(raw)
+    except (ValueError, RecursionError) as exc:  # JSONDecodeError, UnicodeDecodeError, a 5000-digit integer
         raise _error(path, f"header is not valid JSON ({exc})") from None
     if not isinstance(header, dict):
         raise _error(path, f"header is a JSON {type(header).__name__}, not an object")
@@ -164,7 +166,7 @@ def read_safetensors(path: str | os.PathLike[str]) -> tuple[StoredTensor, ...]:
     """The tensors of one .safetensors file, in data order, from its header alone."""
     path = os.fspath(path)
     try:
-        with open(path, "rb") as fh:
+        with os.fdopen(open_regular(path), "rb") as fh:  # a FIFO or device is refused, never waited on
             size = os.fstat(fh.fileno()).st_size
             if size < 8:
                 raise _error(path, f"{size} bytes is too small for a safetensors file")
@@ -231,17 +233,15 @@ def read_index(path: str | os.PathLike[str]) -> tuple[tuple[StoredTensor, ...], 
 def read_json(path: str, limit: int) -> Any:
     """A JSON file of at most ``limit`` bytes; errors as ``path:line:col: message``."""
     try:
-        with open(path, "rb") as fh:
-            raw = fh.read(limit + 1)
+        raw = read_regular_file(path, limit)
     except OSError as exc:
         raise _error(path, exc.strerror or str(exc)) from None
-    if len(raw) > limit:
-        raise _error(path, f"larger than {limit} bytes: not a config or index file")
     try:
-        return json.loads(raw)
+        with no_garbage_collection():
+            return json.loads(raw)
     except json.JSONDecodeError as exc:
         raise ModelFileError(f"{path}:{exc.lineno}:{exc.colno}: {exc.msg}") from None
-    except (UnicodeDecodeError, RecursionError) as exc:
+    except (ValueError, RecursionError) as exc:  # UnicodeDecodeError, a 5000-digit integer
         raise _error(path, f"not valid JSON ({exc})") from None
 
 
