@@ -229,7 +229,7 @@ def test_serving_curve_and_suggestions_render_when_the_result_carries_them() -> 
               "decode_tokens_per_s_per_gpu": 50.0 * u**0.7, "ttft_s": 0.5 * u, "fits": u <= 16} for u in (1, 2, 4, 8, 16, 32)]
     suggestions = [{"change": "use Q4_K_M", "args": ["--quant", "Q4_K_M"], "fits": True, "decode_tokens_per_s": 98.76,
                     "ttft_s": 1.23, "note": "4.9 GiB of weights"}]
-    performance = base.performance.model_copy(update={"curve": [CurvePoint(**c) for c in curve]})
+    performance = base.performance.model_copy(update={"curve": [CurvePoint.model_validate(c) for c in curve]})
     r = FitResult(**{**dict(base), "performance": performance,
                      "suggestions": [Suggestion.model_validate(s) for s in suggestions]})
     page = render_fit_html(r)

@@ -15,12 +15,14 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from sizer.calibration.serving import _Loss, _params, load_rows, predict, serving_calibration
+from sizer.calibration.serving import ServingReport, _Loss, _params, load_rows, predict, serving_calibration
 from sizer.catalog.loading import Catalog, load_catalog
 from sizer.errors import BadValueError
 from sizer.recommendation.pipeline import Constraints, recommend
 from sizer.sizing.fitter import fit
+from sizer.sizing.results import CurvePoint
 from sizer.speed.serving_factors import ServingParams
+from tests.conftest import RunCli
 
 GIB = 2**30
 
@@ -79,7 +81,7 @@ SETUPS = [("llama-3.3-70b", "fp8", "h100", 2, "vllm"), ("qwen3-30b-a3b", "fp8", 
 
 
 @cache
-def _curve(setup: tuple[str, str, str, int, str]) -> tuple[object, ...]:
+def _curve(setup: tuple[str, str, str, int, str]) -> tuple[tuple[CurvePoint, ...], float, float]:
     model, quant, gpu, n, engine = setup
     users = (1, 2, 4, 8, 16, 32, 64, 128, 256)
     r = fit(model, quant=quant, gpus=((gpu, n),), context_tokens=4096, users=1, engine=engine,
@@ -89,19 +91,21 @@ def _curve(setup: tuple[str, str, str, int, str]) -> tuple[object, ...]:
 
 
 @pytest.mark.parametrize("setup", SETUPS, ids=[s[0] for s in SETUPS])
-def test_more_users_never_raise_per_user_speed_nor_drop_aggregate_below_one_user(setup) -> None:  # type: ignore[no-untyped-def]
+def test_more_users_never_raise_per_user_speed_nor_drop_aggregate_below_one_user(
+    setup: tuple[str, str, str, int, str],
+) -> None:
     curve, roofline, single = _curve(setup)
     assert len(curve) == 9
     for a, b in zip(curve, curve[1:], strict=False):
-        assert b.per_user_decode_tokens_per_s <= a.per_user_decode_tokens_per_s * (1 + 1e-9)  # type: ignore[attr-defined]
+        assert b.per_user_decode_tokens_per_s <= a.per_user_decode_tokens_per_s * (1 + 1e-9)
     for p in curve:
-        assert p.aggregate_decode_tokens_per_s >= single * (1 - 1e-3)  # type: ignore[attr-defined]
+        assert p.aggregate_decode_tokens_per_s >= single * (1 - 1e-3)
         # no estimate above the physical roofline of one sequence
-        assert p.per_user_decode_tokens_per_s <= roofline * (1 + 1e-9)  # type: ignore[attr-defined]
+        assert p.per_user_decode_tokens_per_s <= roofline * (1 + 1e-9)
 
 
 @cache
-def _report():  # type: ignore[no-untyped-def]
+def _report() -> ServingReport:
     return serving_calibration(catalog(), loo=False)
 
 
@@ -147,7 +151,7 @@ def test_single_user_deepseek_v3_on_8x_h200_is_near_published_speeds() -> None:
     assert r.performance is not None and 45 <= r.performance.decode_tokens_per_s <= 90
 
 
-def test_fit_users_list_prints_the_curve_in_the_json_contract(run_cli) -> None:  # type: ignore[no-untyped-def]
+def test_fit_users_list_prints_the_curve_in_the_json_contract(run_cli: RunCli) -> None:
     res = run_cli("fit", "llama-3.1-8b", "--gpu", "h100", "-c", "8k", "--users", "1,8,32", "--format", "json")
     assert res.exit_code == 0, res.output
     perf = json.loads(res.stdout)["performance"]
@@ -161,7 +165,7 @@ def test_fit_users_list_prints_the_curve_in_the_json_contract(run_cli) -> None: 
 
 
 @pytest.mark.parametrize("bad", ["x", "1,,-3", "0", ""])
-def test_a_bad_users_list_is_a_usage_error(run_cli, bad: str) -> None:  # type: ignore[no-untyped-def]
+def test_a_bad_users_list_is_a_usage_error(run_cli: RunCli, bad: str) -> None:
     res = run_cli("fit", "llama-3.1-8b", "--gpu", "h100", "--users", bad)
     assert res.exit_code == 2
 
