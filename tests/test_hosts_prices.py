@@ -220,10 +220,10 @@ def test_models_list_gpu_shows_what_runs_there_above_the_quality_floor(run_cli) 
     result = run_cli("models", "list", "--gpu", "RTX 4090", "--ram", "64GB", "-f", "json")
     assert result.exit_code == 0, result.output
     rows = {r["model"]: r for r in json.loads(result.stdout)}
-    assert rows["llama-3.1-8b"]["best quant"] == "BF16"
+    assert rows["llama-3.1-8b"]["quant"] == "BF16"
     assert "deepseek-v3" not in rows  # 671B at 3.4+ bits cannot fit 24 GB + 64 GB
     allowed = {"BF16", "Q8_0", "Q6_K", "Q5_K_M", "Q4_K_M", "IQ4_XS", "Q3_K_M"}
-    assert {r["best quant"] for r in rows.values()} <= allowed  # nothing below Q3_K_M unasked
+    assert {r["quant"] for r in rows.values()} <= allowed  # nothing below Q3_K_M unasked
 
 
 def test_models_list_on_a_laptop_gpu(run_cli) -> None:

@@ -145,12 +145,18 @@ def _print_fits(context_tokens: int | None, fmt: str, floor: str, gpus: tuple[An
         hw_gpus, ram_bytes, where = local.gpus, local.host_ram_bytes or None, "this machine"
     rows = best_fits(get_catalog(), gpus=hw_gpus, ram_bytes=ram_bytes, context_tokens=context_tokens, floor=floor,
                      ram_type=ram_type, host=host)
-    table = [{"model": r.model_id, "params": format_params(r.total_params), "best quant": r.quant,
-              "weights": format_gib(r.weights_bytes),
-              "decode tok/s": f"{r.decode_tokens_per_s:.1f}" if r.decode_tokens_per_s else "",
-              "max context": r.max_context, "offload": r.offload} for r in rows]
-    click.echo(render(table, fmt) if table else f"No catalog model fits {where} at {floor.upper()} or better.\n",
-               nl=False)
+    listing = Listing(
+        rows=[{"model": r.model_id, "total_params": r.total_params, "quant": r.quant, "weights_bytes": r.weights_bytes,
+               "decode_tokens_per_s": round(r.decode_tokens_per_s, 1) if r.decode_tokens_per_s else None,
+               "max_context": r.max_context, "offload": r.offload} for r in rows],
+        headers={"model": "model", "total_params": "params", "quant": "best quant", "weights_bytes": "weights",
+                 "decode_tokens_per_s": "decode tok/s", "max_context": "max context", "offload": "offload"},
+        human={"total_params": format_params, "weights_bytes": format_gib, "decode_tokens_per_s": lambda v: f"{v:.1f}"},
+    )
+    if listing.rows:
+        _print_listing(listing, fmt)
+    else:
+        click.echo(f"No catalog model fits {where} at {floor.upper()} or better.\n", nl=False)
 
 
 _show_command(

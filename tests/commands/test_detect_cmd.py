@@ -111,3 +111,14 @@ def test_fit_csv_is_the_json_flattened(run_cli: RunCli) -> None:
     assert float(row["decode_tokens_per_s"]) == full["performance"]["decode_tokens_per_s"]
     # Llama-3.1-8B at 8k context, one user, f16 KV: 32 layers x 2 x 8 heads x 128 x 2 bytes x 8192 tokens = 1 GiB
     assert int(row["kv_cache_bytes"]) == GIB
+
+
+def test_models_fitting_here_json_carries_raw_numbers(run_cli: RunCli, machine: Any) -> None:
+    # JSON carries integers in bytes and parameters, as every other JSON of sizer; the table is human
+    machine("darwin-m2-max-96gb", "darwin")
+    rows = {r["model"]: r for r in _json(run_cli("models", "list", "--fits-here", "-f", "json"))}
+    row = rows["llama-3.1-8b"]
+    assert row["total_params"] == 8_030_261_248  # Meta's count for Llama-3.1-8B
+    assert isinstance(row["weights_bytes"], int) and row["weights_bytes"] > 8 * 10**9  # 16-bit: 2 bytes per weight
+    table = run_cli("models", "list", "--fits-here").stdout
+    assert "8.03B" in table and "GiB" in table
