@@ -19,6 +19,7 @@ from typing import Any
 import pydantic
 import pytest
 
+import sizer
 import sizer.catalog.cache as cache
 import sizer.catalog.loading as catalog_module
 from sizer.catalog.loading import KIND_MODELS, KIND_TABLES, clear_cache, load_catalog, validate_catalog
@@ -213,6 +214,15 @@ def test_the_key_covers_sizer_code_and_versions(tmp_path: Path, monkeypatch: pyt
     monkeypatch.setattr(pydantic, "VERSION", "0.0.0-test")
     keys.add(cache.key())
     assert None not in keys and len(keys) == 4
+
+
+def test_the_key_covers_every_module_of_the_installed_package() -> None:
+    """The schema (sizer/schema/), the limits it applies and the checks decide what is valid: the key covers
+    them, not only the modules of sizer/catalog/."""
+    package = Path(sizer.__file__).resolve().parent
+    assert Path(cache._PACKAGE).resolve() == package
+    covered = {Path(p).resolve().relative_to(package).as_posix() for p in cache._code_files(cache._PACKAGE)}
+    assert {"schema/accelerator.py", "schema/model.py", "limits.py", "catalog/checks.py", "__init__.py"} <= covered
 
 
 # ------------------------------------------------------------------------ damaged or foreign files

@@ -44,7 +44,7 @@ __all__ = ["CachedOrigin", "holds", "key", "load", "store"]
 
 _FORMAT = 2
 _SCALARS = (str, int, float, bool)
-_PACKAGE = os.path.dirname(os.path.abspath(__file__))
+_PACKAGE = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))  # the sizer package (schema/ included)
 
 Loc = tuple[str | int, ...]
 Codec = Callable[[Any], Any]
