@@ -363,7 +363,7 @@ def test_a_fresh_process_honours_the_hub_environment(tmp_path):
     bf16_repo(tmp_path / "repo", shards=2)
     standin.add("acme/Tiny-Llama", tmp_path / "repo")
     env = {k: v for k, v in os.environ.items() if not k.startswith(("HF_", "HUGGINGFACE"))}
-    env |= {"HF_ENDPOINT": url, "HF_HOME": str(tmp_path / "hf")}
+    env |= {"HF_ENDPOINT": url, "HF_HOME": str(tmp_path / "hf"), "XDG_CACHE_HOME": str(tmp_path / "cache")}
     cmd = [sys.executable, "-m", "sizer", "fit", "acme/Tiny-Llama", "--format", "json"]
     try:
         first = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=120)
@@ -371,8 +371,10 @@ def test_a_fresh_process_honours_the_hub_environment(tmp_path):
         standin.stop()
     assert first.returncode == 0, first.stderr
     assert json.loads(first.stdout)["memory"]["weights_bytes"] == 2 * LLAMA_PARAMS
-    assert (tmp_path / "hf" / "hub").is_dir() and (tmp_path / "hf" / "sizer" / "hub").is_dir()
-    assert oct((tmp_path / "hf" / "sizer" / "hub").stat().st_mode & 0o777) == "0o700"
+    assert (tmp_path / "hf" / "hub").is_dir()  # the Hub client's own cache (config.json, index)
+    assert not (tmp_path / "hf" / "sizer").exists()  # sizer writes only in its own cache folder
+    ours = Path(env["XDG_CACHE_HOME"]) / "sizer" / "hub"
+    assert any(ours.glob("header-*.bin")) and oct(ours.stat().st_mode & 0o777) == "0o700"
     again = subprocess.run(cmd, env={**env, "HF_HUB_OFFLINE": "1"}, capture_output=True, text=True, timeout=120)
     assert again.returncode == 0, again.stderr
     assert json.loads(again.stdout)["memory"] == json.loads(first.stdout)["memory"]

@@ -8,9 +8,9 @@ bounded. Never the weights. The headers are parsed by the same bounded parsers a
 (``safetensors_file.parse_file_header``, ``gguf_file.parse_gguf_header``).
 
 The client honours ``HF_ENDPOINT``, ``HF_TOKEN`` / ``hf auth login``, ``HF_HOME`` and
-``HF_HUB_OFFLINE``. What was read is cached: the JSON files in the Hub cache, the listing and the
-header bytes under ``$HF_HOME/sizer/hub`` (a folder created 0700 and owned by the user; files written
-with ``mkstemp`` + ``os.replace``, read without following symlinks). Header bytes are keyed by the
+``HF_HUB_OFFLINE``. What was read is cached: the JSON files in the Hub client's cache, the listing and
+the header bytes in sizer's own cache folder (``$XDG_CACHE_HOME/sizer/hub``, through
+``sizer.catalog.yamlcache``: owner-checked, never through a link, each file checksummed). Header bytes are keyed by the
 file's content hash (its LFS sha256), so they never go stale; the listing is keyed by repo and
 revision. With the network gone or ``HF_HUB_OFFLINE=1``, a repo read once answers from there.
 
@@ -26,16 +26,14 @@ import importlib
 import json
 import os
 import re
-import stat
 import sys
-import tempfile
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
+from sizer.catalog import yamlcache
 from sizer.errors import BadValueError, ModelFileError, SizerError, UnknownNameError, UsageProblem
 from sizer.model.importers._imported import ImportedModel, from_gguf, from_safetensors
 from sizer.model.importers._quant_hint import describe_quantization, quant_hint_from_tensors
@@ -74,6 +72,7 @@ _QUANT_LABEL = re.compile(
 FIRST_READ_BYTES = 64 << 10  # one range request covers most safetensors headers and starts a GGUF header
 _CACHE_FORMAT = b"SZH1"
 _MAX_LISTING_BYTES = 32 << 20
+_CACHE_SUB = "hub"  # subfolder of sizer's cache folder
 _THREADS = 8
 
 
@@ -241,50 +240,14 @@ def _no_network(repo: str, exc: BaseException | None) -> NoNetworkError:
 # ------------------------------------------------------------------------------------------- the cache
 
 
-def _cache_root() -> Path | None:
-    """``$HF_HOME/sizer/hub``, created 0700; None (no cache) if it is not a directory this user owns."""
-    root = Path(_hf_home()) / "sizer" / "hub"
-    try:
-        root.mkdir(mode=0o700, parents=True, exist_ok=True)
-        for folder in (root.parent, root):
-            st = os.lstat(folder)
-            if not stat.S_ISDIR(st.st_mode) or st.st_uid != os.getuid():
-                return None
-    except OSError:
-        return None
-    return root
-
-
 def _cache_read(name: str, limit: int) -> bytes | None:
-    root = _cache_root()
-    if root is None:
-        return None
-    try:
-        fd = os.open(root / name, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0))
-    except OSError:
-        return None
-    with os.fdopen(fd, "rb") as fh:
-        st = os.fstat(fh.fileno())
-        if not stat.S_ISREG(st.st_mode) or st.st_uid != os.getuid() or st.st_size > limit:
-            return None
-        return fh.read(limit)
+    """A file of the hub cache (sizer's own cache folder, `hub/`: link-safe, owner-checked, checksummed)."""
+    data = yamlcache.read(name, sub=_CACHE_SUB)
+    return data if data is not None and len(data) <= limit else None
 
 
 def _cache_write(name: str, data: bytes) -> None:
-    root = _cache_root()
-    if root is None:
-        return
-    try:
-        fd, tmp = tempfile.mkstemp(dir=root, prefix=".tmp-")
-        try:
-            with os.fdopen(fd, "wb") as fh:
-                fh.write(data)
-            os.replace(tmp, root / name)
-        except BaseException:
-            os.unlink(tmp)
-            raise
-    except OSError:
-        pass  # a cache that cannot be written only costs a re-read
+    yamlcache.write(name, data, sub=_CACHE_SUB)  # a cache that cannot be written only costs a re-read
 
 
 def _listing_name(repo: str, revision: str | None) -> str:
