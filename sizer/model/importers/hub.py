@@ -22,23 +22,31 @@ a GGUF repo without a quant tag (exit 2, listing the quants it has with their si
 from __future__ import annotations
 
 import hashlib
-import importlib
 import json
 import os
 import re
-import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
 from sizer.catalog import yamlcache
-from sizer.errors import BadValueError, ModelFileError, SizerError, UnknownNameError, UsageProblem
+from sizer.errors import BadValueError, ModelFileError, UnknownNameError
 from sizer.model.importers._imported import ImportedModel, from_gguf, from_safetensors
 from sizer.model.importers._quant_hint import describe_quantization, quant_hint_from_tensors
 from sizer.model.importers.gguf_file import GgufTensor, join_shards, parse_gguf_header
 from sizer.model.importers.hf_config import HfConfig, architecture_from_config
+from sizer.model.importers.hub_client import (
+    MissingRepoError,
+    NoNetworkError,
+    endpoint,
+    hf_home,
+    hub_client,
+    hub_errors,
+    network_errors,
+    no_network,
+    offline,
+)
 from sizer.model.importers.safetensors_file import (
     MAX_INDEX_BYTES,
     StoredTensor,
@@ -117,126 +125,6 @@ class _Listing:
     fetched: list[str] = field(default_factory=list)
 
 
-# ----------------------------------------------------------------------------------------- the client
-
-
-def _hub() -> Any:
-    try:
-        import huggingface_hub
-        import huggingface_hub.constants
-        import huggingface_hub.utils  # noqa: F401 - submodules are attributes only once imported
-    except ImportError:  # pragma: no cover - a core dependency
-        raise ModelFileError("reading a Hugging Face repo needs huggingface_hub (pip install huggingface_hub)") from None
-    return huggingface_hub
-
-
-def _loaded() -> Any:
-    """huggingface_hub.constants when the client is already imported (tests point it elsewhere), else None:
-    a re-read from the cache does not import the client (~0.5 s), so it reads the same variables itself."""
-    return sys.modules.get("huggingface_hub.constants")
-
-
-def _offline() -> bool:
-    constants = _loaded()
-    if constants is not None:
-        return bool(constants.is_offline_mode())
-    value = os.environ.get("HF_HUB_OFFLINE") or os.environ.get("TRANSFORMERS_OFFLINE")
-    return value is not None and value.upper() in ("1", "ON", "YES", "TRUE")
-
-
-def _endpoint() -> str:
-    constants = _loaded()
-    if constants is not None:
-        return str(constants.ENDPOINT)
-    return os.environ.get("HF_ENDPOINT", "https://huggingface.co").rstrip("/")
-
-
-def _hf_home() -> str:
-    constants = _loaded()
-    if constants is not None:
-        return str(constants.HF_HOME)
-    default = os.path.join(os.environ.get("XDG_CACHE_HOME", os.path.join(os.path.expanduser("~"), ".cache")),
-                           "huggingface")
-    return os.path.expandvars(os.path.expanduser(os.environ.get("HF_HOME", default)))
-
-
-def _network_errors() -> tuple[type[BaseException], ...]:
-    """What the client raises when the Hub cannot be reached (its HTTP library's transport errors)."""
-    from huggingface_hub.errors import LocalEntryNotFoundError, OfflineModeIsEnabled
-
-    errors: list[type[BaseException]] = [OfflineModeIsEnabled, LocalEntryNotFoundError, ConnectionError, TimeoutError]
-    for module, name in (("httpx2", "TransportError"), ("httpx", "TransportError")):
-        try:
-            errors.append(getattr(importlib.import_module(module), name))
-        except (ImportError, AttributeError):
-            continue
-    return tuple(errors)
-
-
-@contextmanager
-def _hub_errors(repo: str, revision: str | None) -> Iterator[None]:
-    """The Hub client's exceptions as sizer's one-line errors."""
-    try:
-        yield
-    except SizerError:
-        raise
-    except Exception as exc:
-        if "huggingface_hub.errors" not in sys.modules:
-            raise
-        _map_error(exc, repo, revision)
-        raise
-
-
-def _map_error(exc: Exception, repo: str, revision: str | None) -> None:
-    from huggingface_hub.errors import (
-        GatedRepoError,
-        HfHubHTTPError,
-        HFValidationError,
-        RemoteEntryNotFoundError,
-        RepositoryNotFoundError,
-        RevisionNotFoundError,
-    )
-
-    if isinstance(exc, GatedRepoError):
-        raise ModelFileError(
-            f"{repo} is a gated repo: accept its licence on {_endpoint()}/{repo} and set HF_TOKEN "
-            "(or run `hf auth login`)"
-        ) from None
-    if isinstance(exc, RepositoryNotFoundError):
-        raise MissingRepoError(repo) from None
-    if isinstance(exc, RevisionNotFoundError):
-        raise UnknownNameError("revision of " + repo, revision or "main") from None
-    if isinstance(exc, RemoteEntryNotFoundError):
-        raise ModelFileError(f"{repo}: a file the repo lists cannot be fetched ({_first_line(exc)})") from None
-    if isinstance(exc, HFValidationError):
-        raise BadValueError(f"{repo!r} is not a valid Hugging Face repo name ({_first_line(exc)})") from None
-    if isinstance(exc, HfHubHTTPError):
-        raise ModelFileError(f"{repo}: the Hugging Face Hub answered {_first_line(exc)}") from None
-
-
-class MissingRepoError(UsageProblem, LookupError):
-    def __init__(self, repo: str) -> None:
-        self.repo = repo
-        super().__init__(f"no Hugging Face repo {repo!r} (or it is private: set HF_TOKEN), and no such local path")
-
-
-class NoNetworkError(ModelFileError):
-    pass
-
-
-def _first_line(exc: BaseException) -> str:
-    text = " ".join(str(exc).split())
-    return text[:200]
-
-
-def _no_network(repo: str, exc: BaseException | None) -> NoNetworkError:
-    why = "HF_HUB_OFFLINE is set" if _offline() else f"cannot reach the Hugging Face Hub at {_endpoint()}"
-    return NoNetworkError(
-        f"{repo}: {why} and this repo was never read here; connect and retry once (it is cached after), "
-        "or give a local model folder or .gguf file (they work offline)"
-    )
-
-
 # ------------------------------------------------------------------------------------------- the cache
 
 
@@ -264,11 +152,11 @@ def _header_name(blob: str) -> str:
 
 def _listing(repo: str, revision: str | None) -> _Listing:
     """The repo's files with sizes and content hashes at `revision`; from the cache when offline."""
-    if not _offline():
-        network = _network_errors()
+    if not offline():
+        network = network_errors()
         try:
-            with _hub_errors(repo, revision):
-                hub = _hub()  # a bounded wait: a network that drops packets must not hang sizer
+            with hub_errors(repo, revision):
+                hub = hub_client()  # a bounded wait: a network that drops packets must not hang sizer
                 info = hub.HfApi().model_info(repo, revision=revision, files_metadata=True,
                                               timeout=hub.constants.HF_HUB_ETAG_TIMEOUT)
         except network:
@@ -292,7 +180,7 @@ def _listing(repo: str, revision: str | None) -> _Listing:
         files = {str(k): (int(v[0]), str(v[1])) for k, v in record["files"].items()}
         return _Listing(str(record["commit"]), files, bool(record.get("gated")), from_cache=True)
     except (TypeError, ValueError, KeyError, IndexError, AttributeError):
-        raise _no_network(repo, None) from None
+        raise no_network(repo, None) from None
 
 
 def _download_json(repo: str, listing: _Listing, filename: str, limit: int) -> Any:
@@ -303,10 +191,10 @@ def _download_json(repo: str, listing: _Listing, filename: str, limit: int) -> A
     raw = _cache_read(name, limit) if name and listing.from_cache else None
     if raw is None:
         try:
-            with _hub_errors(repo, listing.commit):
-                path = _hub().hf_hub_download(repo, filename, revision=listing.commit)
-        except _network_errors():
-            raise _no_network(repo, None) from None
+            with hub_errors(repo, listing.commit):
+                path = hub_client().hf_hub_download(repo, filename, revision=listing.commit)
+        except network_errors():
+            raise no_network(repo, None) from None
         value = read_json(path, limit)
         if name:
             _cache_write(name, json.dumps(value).encode())
@@ -341,15 +229,15 @@ class _Ranged:
             raise ModelFileError(f"{self.name}: non-contiguous read at {start}")
         if end <= start:
             return b""
-        if _offline():
-            raise _no_network(self.repo, None)
-        hub = _hub()
+        if offline():
+            raise no_network(self.repo, None)
+        hub = hub_client()
         get_session, hf_raise_for_status = hub.get_session, hub.hf_raise_for_status
         url = hub.hf_hub_url(self.repo, self.filename, revision=self.commit)
         headers = {**hub.utils.build_hf_headers(), "Range": f"bytes={start}-{end - 1}", "Accept-Encoding": "identity"}
         chunks, got = [], 0
         try:
-            with _hub_errors(self.repo, None), get_session().stream(
+            with hub_errors(self.repo, None), get_session().stream(
                 "GET", url, headers=headers, timeout=hub.constants.HF_HUB_DOWNLOAD_TIMEOUT
             ) as response:
                 if response.status_code >= 400:
@@ -362,8 +250,8 @@ class _Ranged:
                     got += len(chunk)
                     if got >= end - start:
                         break
-        except _network_errors():
-            raise _no_network(self.repo, None) from None
+        except network_errors():
+            raise no_network(self.repo, None) from None
         data = b"".join(chunks)[: end - start]
         self.held += data
         return data
@@ -471,7 +359,7 @@ def load_from_hub(repo_id: str, revision: str | None = None, quant: str | None =
     """Read ``org/name`` header-only: a safetensors repo (config + shard headers) or a GGUF repo
     (``quant`` picks the file type; a split file is read whole). Within one process a repo is read
     once (``fit --quant all`` sizes it many times)."""
-    key = (_endpoint(), _hf_home(), _offline(), repo_id, revision, quant.upper() if quant else None)
+    key = (endpoint(), hf_home(), offline(), repo_id, revision, quant.upper() if quant else None)
     hit = _read.get(key)
     if hit is None:
         hit = _read[key] = _load(repo_id, revision, quant)
@@ -533,7 +421,7 @@ def _shards(repo: str, listing: _Listing, top: list[str]) -> tuple[list[str], di
 def _load_safetensors(repo: str, listing: _Listing, top: list[str]) -> HubModel:
     shards, weight_map = _shards(repo, listing, top)
     readers = [_Ranged(repo, listing, s) for s in shards]
-    with _hub_errors(repo, listing.commit):
+    with hub_errors(repo, listing.commit):
         headers = _parallel(_safetensors_header, readers)
     stored: list[StoredTensor] = []
     held: dict[str, str] = {}
@@ -562,7 +450,7 @@ def _load_safetensors(repo: str, listing: _Listing, top: list[str]) -> HubModel:
     source = f"hf://{repo}"
     imported = ImportedModel(source, arch, tensors, hint, file_bytes, tuple(warnings))
     return HubModel(imported, repo, listing.commit, "safetensors", tuple(shards), checkpoint, tuple(notes),
-                    listing.from_cache, f"{_endpoint()}/{repo}")
+                    listing.from_cache, f"{endpoint()}/{repo}")
 
 
 def _load_gguf(repo: str, listing: _Listing, quant: str | None) -> HubModel:
@@ -570,7 +458,7 @@ def _load_gguf(repo: str, listing: _Listing, quant: str | None) -> HubModel:
 
     label, paths = _pick_gguf(repo, listing.files, quant)
     readers = [_Ranged(repo, listing, p) for p in paths]
-    with _hub_errors(repo, listing.commit):
+    with hub_errors(repo, listing.commit):
         shards = _parallel(_gguf_header, readers)
     gguf = join_shards(shards)
     source = f"hf://{repo}/{paths[0]}"
@@ -582,7 +470,7 @@ def _load_gguf(repo: str, listing: _Listing, quant: str | None) -> HubModel:
              f"{'...' if len(paths) > 3 else ''})"]
     notes += _set_apart(tensors)
     return HubModel(imported, repo, listing.commit, "gguf", tuple(paths), f"GGUF {label}", tuple(notes),
-                    listing.from_cache, f"{_endpoint()}/{repo}")
+                    listing.from_cache, f"{endpoint()}/{repo}")
 
 
 def _set_apart(tensors: tuple[Any, ...]) -> list[str]:
