@@ -103,7 +103,9 @@ def fit_report(r: FitResult) -> FitReport:
         if p.compute_bound_batch:
             perf.append({"metric": "decode turns compute-bound at", "value": f"batch {p.compute_bound_batch}",
                          "bound by": "compute"})
-        sections.append(Section("Speed (estimates)", perf))
+        # a layout that does not fit cannot run: its speed is what it would be with the room it lacks
+        title_speed = "Speed (estimates)" if r.fits is not False else "Speed if it had the room (estimates; it does not fit)"
+        sections.append(Section(title_speed, perf))
     if r.engine_choice:
         verdict.append(f"engine: {r.engine_choice}")
     quality = None

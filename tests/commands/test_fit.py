@@ -101,3 +101,12 @@ def test_an_offload_that_cannot_apply_is_a_warning_not_an_error(run_cli) -> None
     r = _json(run_cli("fit", "llama-3.1-8b", "--gpu", "M3 Ultra", "--ram", "96", "--offload", "experts", "-f", "json"))
     assert r["fits"] is True and r["offload"] == "none"
     assert any("--offload experts does not apply" in w for w in r["warnings"])
+
+
+def test_a_layout_that_does_not_fit_labels_its_speed_as_hypothetical(run_cli) -> None:
+    # 1T weights at 4.5 bits on one 32 GB card: no speed is real, and the table says so
+    out = run_cli("fit", "--params", "1T", "--active", "32B", "--quant", "int4", "--gpu", "RTX 5090").stdout
+    assert "DOES NOT FIT" in out
+    assert "Speed if it had the room (estimates; it does not fit)" in out and "Speed (estimates)" not in out
+    fits = run_cli("fit", "llama-3.1-8b", "-q", "q4_k_m", "--gpu", "RTX 4090").stdout
+    assert "Speed (estimates)" in fits and "Speed if it had the room" not in fits
