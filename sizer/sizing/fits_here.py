@@ -13,15 +13,11 @@ from dataclasses import dataclass
 from sizer.catalog.loading import Catalog
 from sizer.errors import BadValueError, SizerError
 from sizer.sizing.fitter import fit
+from sizer.sizing.quant_names import DEFAULT_FLOOR, QUALITY_ORDER, quality_ladder
 
 __all__ = ["DEFAULT_FLOOR", "QUALITY_ORDER", "ModelFit", "best_fits"]
 
-# llama.cpp file types from best to worst quality (llama.cpp perplexity scoreboard order)
-QUALITY_ORDER = ("bf16", "q8_0", "q6_k", "q5_k_m", "q4_k_m", "iq4_xs", "q3_k_m", "iq3_xxs", "q2_k", "iq2_xxs",
-                 "iq1_m")
 _MIN_BITS = 1.75  # IQ1_M: nothing smaller is tried
-# Below Q3_K_M the quality loss grows fast (mean KLD > 0.3 on Llama-3-8B for 2-bit types): not offered unasked.
-DEFAULT_FLOOR = "q3_k_m"
 _BITS_AT_LEAST = {"q3_k_m": 3.4, "iq3_xxs": 3.0, "q2_k": 2.6, "iq2_xxs": 2.0, "iq1_m": _MIN_BITS}
 
 
@@ -43,7 +39,7 @@ def best_fits(catalog: Catalog, *, gpus: tuple[tuple[str, int], ...], ram_bytes:
     """For every catalog model, the best-quality llama.cpp format down to `floor` that fits the hardware."""
     if floor not in QUALITY_ORDER:
         raise BadValueError(f"quality floor {floor!r}: one of {', '.join(QUALITY_ORDER)}")
-    order = QUALITY_ORDER[:QUALITY_ORDER.index(floor) + 1]
+    order = quality_ladder(floor)
     min_bits = _BITS_AT_LEAST.get(floor, 4.0)
     capacity = (ram_bytes or 0) + sum(
         int(catalog.accelerator(name).memory_gib_usable * 2**30) * count for name, count in gpus)

@@ -23,13 +23,14 @@ from sizer.catalog.loading import Catalog
 from sizer.errors import BadValueError, SizerError
 from sizer.placement.hardware import Hardware
 from sizer.sizing.engine_choice import engine_runs
+from sizer.sizing.quant_names import quality_ladder
 from sizer.sizing.results import FitResult, Suggestion
 from sizer.units import parse_memory_bytes, parse_token_count
 
 __all__ = ["GGUF_LADDER", "CHECKPOINT_LADDER", "RAM_LADDER_GB", "apply_args", "suggest_changes"]
 
-# most accurate first; the quality floor (Q3_K_M) is the last rung (2-bit and lower: ask for them by name)
-GGUF_LADDER = ("q8_0", "q6_k", "q5_k_m", "q4_k_m", "iq4_xs", "q3_k_m")
+# most accurate first, 8-bit down to the quality floor (2-bit and lower: ask for them by name)
+GGUF_LADDER = tuple(q for q in quality_ladder() if q != "bf16")
 CHECKPOINT_LADDER = ("fp8", "int4", "fp4", "mxfp4")
 RAM_LADDER_GB = (32, 64, 96, 128, 192, 256, 384, 512, 768, 1024, 1536, 2048)
 _OTHER_GPU_TRIES = 8
